@@ -1,0 +1,196 @@
+// SigLIP: ViT image tower with a MAP attention-pooling head + text transformer, sigmoid scores.
+// Matches transformers' modeling_siglip.py (SiglipModel, SiglipVisionModel, SiglipTextModel).
+import type { Graph, Value } from '../graph/builder.js';
+import { Graph as GraphClass } from '../graph/builder.js';
+import { GraphWeights } from '../nn/weights.js';
+import { activation, flatten2d, layerNorm, linear, linearOf, reshapeLead } from '../nn/layers.js';
+import { CheckpointError, configNumber, type WeightStore } from '../io/checkpoint.js';
+
+export interface SiglipTowerConfig {
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  layer_norm_eps: number;
+  hidden_act: string;
+}
+export interface SiglipVisionConfig extends SiglipTowerConfig {
+  image_size: number;
+  patch_size: number;
+  num_channels: number;
+}
+export interface SiglipTextConfig extends SiglipTowerConfig {
+  vocab_size: number;
+  max_position_embeddings: number;
+  projection_size: number;
+  pad_token_id?: number;
+  eos_token_id?: number;
+}
+export interface SiglipConfig {
+  vision: SiglipVisionConfig;
+  text: SiglipTextConfig;
+}
+
+function tower(c: Record<string, any>, what: string): SiglipTowerConfig {
+  return {
+    hidden_size: configNumber(c, 'hidden_size', what, 768),
+    intermediate_size: configNumber(c, 'intermediate_size', what, 3072),
+    num_hidden_layers: configNumber(c, 'num_hidden_layers', what, 12),
+    num_attention_heads: configNumber(c, 'num_attention_heads', what, 12),
+    layer_norm_eps: configNumber(c, 'layer_norm_eps', what, 1e-6),
+    hidden_act: typeof c.hidden_act === 'string' ? c.hidden_act : 'gelu_pytorch_tanh',
+  };
+}
+
+/** Parses a SiglipModel config.json (defaults are transformers' SiglipConfig defaults). */
+export function parseSiglipConfig(cfg: Record<string, any>): SiglipConfig {
+  if (cfg.model_type !== 'siglip') {
+    throw new CheckpointError(`config.json: model_type is ${JSON.stringify(cfg.model_type)}, expected "siglip"`);
+  }
+  const v = cfg.vision_config ?? {};
+  const t = cfg.text_config ?? {};
+  const what = 'a SigLIP checkpoint';
+  const text: SiglipTextConfig = {
+    ...tower(t, what),
+    vocab_size: configNumber(t, 'vocab_size', what, 32000),
+    max_position_embeddings: configNumber(t, 'max_position_embeddings', what, 64),
+    projection_size: configNumber(t, 'projection_size', what, t.hidden_size ?? 768),
+    pad_token_id: t.pad_token_id ?? undefined,
+    eos_token_id: t.eos_token_id ?? undefined,
+  };
+  return {
+    vision: {
+      ...tower(v, what),
+      image_size: configNumber(v, 'image_size', what, 224),
+      patch_size: configNumber(v, 'patch_size', what, 16),
+      num_channels: configNumber(v, 'num_channels', what, 3),
+    },
+    text,
+  };
+}
+
+/** Encoder layer stack (pre-LN, MHA with biases, MLP). x: [B·S, D]; bs: [B, S] int64. */
+function encoder(w: GraphWeights, x: Value, bs: Value, prefix: string, c: SiglipTowerConfig, hidden?: Value[]): Value {
+  const g = x.graph;
+  const D = c.hidden_size;
+  for (let i = 0; i < c.num_hidden_layers; i++) {
+    const p = `${prefix}.layers.${i}`;
+    const h = layerNorm(w, x, `${p}.layer_norm1`, c.layer_norm_eps);
+    const q = reshapeLead(linear(w, h, `${p}.self_attn.q_proj`), bs, [D]);
+    const k = reshapeLead(linear(w, h, `${p}.self_attn.k_proj`), bs, [D]);
+    const v = reshapeLead(linear(w, h, `${p}.self_attn.v_proj`), bs, [D]);
+    // com.microsoft MultiHeadAttention: [B,S,D] in/out, scale 1/sqrt(head_dim) as in the reference.
+    const a = g.op('MultiHeadAttention', [q, k, v], { num_heads: c.num_attention_heads }, 'com.microsoft');
+    x = g.op('Add', [x, linear(w, flatten2d(a, D), `${p}.self_attn.out_proj`)]);
+    const m = layerNorm(w, x, `${p}.layer_norm2`, c.layer_norm_eps);
+    const ff = linear(w, activation(g, linear(w, m, `${p}.mlp.fc1`), c.hidden_act), `${p}.mlp.fc2`);
+    x = g.op('Add', [x, ff]);
+    hidden?.push(x);
+  }
+  return x;
+}
+
+export interface TowerGraphOptions {
+  /** Also output every hidden state (`hidden_states.i`), for parity tests. */
+  hiddenStates?: boolean;
+}
+
+/**
+ * Vision tower graph. In: pixel_values [B, C, H, W] float32.
+ * Out: last_hidden_state [B, N, D], pooler_output [B, D].
+ */
+export function buildSiglipVisionGraph(store: WeightStore, c: SiglipVisionConfig, opts: TowerGraphOptions = {}): Graph {
+  const g = new GraphClass('siglip_vision');
+  const w = new GraphWeights(g, store);
+  const D = c.hidden_size;
+  const P = c.patch_size;
+  const grid = Math.floor(c.image_size / P);
+  const N = grid * grid;
+  store.expect({
+    'vision_model.embeddings.patch_embedding.weight': [D, c.num_channels, P, P],
+    'vision_model.embeddings.position_embedding.weight': [N, D],
+    'vision_model.head.probe': [1, 1, D],
+    'vision_model.head.attention.in_proj_weight': [3 * D, D],
+  });
+  const px = g.input('pixel_values', 'float32', ['batch', c.num_channels, c.image_size, c.image_size]);
+  const conv = g.op('Conv', [px, w.get('vision_model.embeddings.patch_embedding.weight'), w.get('vision_model.embeddings.patch_embedding.bias')], {
+    kernel_shape: [P, P], strides: [P, P],
+  }); // [B, D, gh, gw]
+  const tokens = g.op('Transpose', [g.op('Reshape', [conv, g.ints([0, D, N])])], { perm: [0, 2, 1] }); // [B, N, D]
+  const emb = g.op('Add', [tokens, w.get('vision_model.embeddings.position_embedding.weight')]);
+  const bs = g.op('Concat', [g.op('Slice', [g.op('Shape', [px]), g.ints([0]), g.ints([1])]), g.ints([N])], { axis: 0 }); // [B, N]
+  const hidden: Value[] = [];
+  let x = flatten2d(emb, D);
+  hidden.push(x);
+  x = encoder(w, x, bs, 'vision_model.encoder', c, hidden);
+  const last = layerNorm(w, x, 'vision_model.post_layernorm', c.layer_norm_eps);
+  const last3 = reshapeLead(last, bs, [D]);
+  g.output(last3, 'last_hidden_state', 'float32', ['batch', N, D]);
+
+  // MAP head: a learned probe attends over all tokens (torch.nn.MultiheadAttention packing).
+  const hp = 'vision_model.head';
+  const b1 = g.op('Slice', [bs, g.ints([0]), g.ints([1])]);
+  const probe = g.op('Expand', [w.get(`${hp}.probe`), g.op('Concat', [b1, g.ints([1, D])], { axis: 0 })]); // [B, 1, D]
+  const inW = (r: number) => w.get(`${hp}.attention.in_proj_weight`, { rows: [r * D, (r + 1) * D] });
+  const inB = (r: number) => w.get(`${hp}.attention.in_proj_bias`, { rows: [r * D, (r + 1) * D] });
+  const q = reshapeLead(linearOf(flatten2d(probe, D), inW(0), inB(0)), b1, [1, D]);
+  const k = reshapeLead(linearOf(last, inW(1), inB(1)), bs, [D]);
+  const v = reshapeLead(linearOf(last, inW(2), inB(2)), bs, [D]);
+  const a = g.op('MultiHeadAttention', [q, k, v], { num_heads: c.num_attention_heads }, 'com.microsoft'); // [B, 1, D]
+  const attn = linear(w, flatten2d(a, D), `${hp}.attention.out_proj`); // [B, D]
+  const m = layerNorm(w, attn, `${hp}.layernorm`, c.layer_norm_eps);
+  const pooled = g.op('Add', [attn, linear(w, activation(g, linear(w, m, `${hp}.mlp.fc1`), c.hidden_act), `${hp}.mlp.fc2`)]);
+  g.output(pooled, 'pooler_output', 'float32', ['batch', D]);
+  if (opts.hiddenStates) hidden.forEach((h, i) => g.output(reshapeLead(h, bs, [D]), `hidden_states.${i}`));
+  return g;
+}
+
+/**
+ * Text tower graph. In: input_ids [B, L] int64 (L ≤ max_position_embeddings; no attention mask,
+ * as SigLIP was trained with max_length padding). Out: last_hidden_state [B, L, D], pooler_output [B, P].
+ */
+export function buildSiglipTextGraph(store: WeightStore, c: SiglipTextConfig, opts: TowerGraphOptions = {}): Graph {
+  const g = new GraphClass('siglip_text');
+  const w = new GraphWeights(g, store);
+  const D = c.hidden_size;
+  store.expect({
+    'text_model.embeddings.token_embedding.weight': [c.vocab_size, D],
+    'text_model.embeddings.position_embedding.weight': [c.max_position_embeddings, D],
+    'text_model.head.weight': [c.projection_size, D],
+  });
+  const ids = g.input('input_ids', 'int64', ['batch', 'length']);
+  const bs = g.op('Shape', [ids]); // [B, L]
+  const L = g.op('Slice', [bs, g.ints([1]), g.ints([2])]);
+  const tok = g.op('Gather', [w.get('text_model.embeddings.token_embedding.weight'), ids]); // [B, L, D]
+  const posIds = g.op('Range', [g.constant('int64', [], [0]), g.op('Squeeze', [L, g.ints([0])]), g.constant('int64', [], [1])]);
+  const pos = g.op('Gather', [w.get('text_model.embeddings.position_embedding.weight'), posIds]); // [L, D]
+  const hidden: Value[] = [];
+  let x = flatten2d(g.op('Add', [tok, pos]), D);
+  hidden.push(x);
+  x = encoder(w, x, bs, 'text_model.encoder', c, hidden);
+  const last = reshapeLead(layerNorm(w, x, 'text_model.final_layer_norm', c.layer_norm_eps), bs, [D]);
+  g.output(last, 'last_hidden_state', 'float32', ['batch', 'length', D]);
+  const lastTok = g.op('Squeeze', [g.op('Slice', [last, g.ints([-1]), g.ints([2 ** 31]), g.ints([1])]), g.ints([1])]); // [B, D]
+  g.output(linear(w, lastTok, 'text_model.head'), 'pooler_output', 'float32', ['batch', c.projection_size]);
+  if (opts.hiddenStates) hidden.forEach((h, i) => g.output(reshapeLead(h, bs, [D]), `hidden_states.${i}`));
+  return g;
+}
+
+/** Sigmoid-loss logits: logits[i][t] = (îᵢ · t̂ₜ)·exp(scale) + bias, embeddings already L2-normalised. */
+export function siglipLogits(imageEmbeds: Float32Array[], textEmbeds: Float32Array[], logitScale: number, logitBias: number): number[][] {
+  const s = Math.exp(logitScale);
+  return imageEmbeds.map((im) => textEmbeds.map((t) => {
+    let d = 0;
+    for (let k = 0; k < im.length; k++) d += im[k]! * t[k]!;
+    return d * s + logitBias;
+  }));
+}
+
+export function l2normalize(v: Float32Array): Float32Array {
+  let n = 0;
+  for (const x of v) n += x * x;
+  n = Math.sqrt(n);
+  return v.map((x) => x / n);
+}
+
+export const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
