@@ -100,8 +100,17 @@ export function report(fixture: string, caseName: string, tensor: string, c: Com
   if (!c.ok) throw new Error(line + ` at index ${c.worstAt}`);
 }
 
+/** Per-tensor tolerances come as {abs, rel} or {atol, rtol}; 'exact' means 0. */
+function toleranceOf(t: unknown): Tolerance | undefined {
+  if (t === 'exact') return { abs: 0, rel: 0 };
+  if (!t || typeof t !== 'object') return undefined;
+  const o = t as Record<string, number>;
+  const abs = o.abs ?? o.atol, rel = o.rel ?? o.rtol;
+  return typeof abs === 'number' ? { abs, rel: rel ?? 0 } : undefined;
+}
+
 export function checkTensor(fx: Fixture, c: FixtureCase, key: string, got: ArrayLike<number>, valid?: (i: number) => boolean, tolOverride?: Tolerance): Comparison {
-  const tol = tolOverride ?? c.tolerance_per_tensor?.[key] ?? { abs: c.tolerance.abs, rel: c.tolerance.rel };
+  const tol = tolOverride ?? toleranceOf(c.tolerance_per_tensor?.[key]) ?? { abs: c.tolerance.abs, rel: c.tolerance.rel };
   const cmp = compare(got, fx.f32(key), tol, valid);
   report(fx.name, c.name, key, cmp, tol);
   return cmp;

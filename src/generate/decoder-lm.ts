@@ -1,0 +1,113 @@
+// A decoder graph on an ORT session plus the TypeScript half of a forward pass: RoPE tables,
+// masks, the KV cache. Models (llama.ts, sail.ts, ...) provide the DecoderSpec; this runs it.
+import type { WeightStore } from '../io/checkpoint.js';
+import { buildDecoderGraph, type DecoderSpec } from '../nn/decoder.js';
+import { createSession, ort, i64Tensor, type SessionOptions } from '../graph/session.js';
+import { KvCache } from './kv-cache.js';
+import { buildMask } from './mask.js';
+import { invFreq, ropeTables, type RopeConfig } from './rope.js';
+
+export interface DecoderLMOptions extends SessionOptions {
+  input: 'ids' | 'embeds';
+  /** Full [B, S, V] logits (parity tests); otherwise only the last position's. */
+  allLogits?: boolean;
+  hiddenStates?: boolean;
+}
+
+/** State of a batch of sequences: cache, padding and next positions per row. */
+export interface SeqState {
+  cache: KvCache;
+  /** Left-padding slots per row (masked as keys forever). */
+  leftPad: number[];
+  /** Next RoPE position per row (scalar positions; M-RoPE prefixes set this after prefill). */
+  nextPos: number[];
+}
+
+export interface ForwardInput {
+  ids?: number[][];
+  /** [B, S, D] float32 when the graph takes embeddings. */
+  embeds?: Float32Array;
+  seq: number;
+  /** Explicit RoPE tables [B, S, half] (multi-axis positions); default from scalar positions. */
+  rope?: { cos: Float32Array; sin: Float32Array };
+  /** Explicit scalar positions [B][S]; default nextPos + 0..S-1 (clamped at 1 for padding, unused). */
+  positions?: number[][];
+  /** First `prefix` tokens attend bidirectionally (SAIL's image prefix). */
+  prefix?: number;
+}
+
+export class DecoderLM {
+  private constructor(
+    readonly spec: DecoderSpec,
+    readonly rope: RopeConfig,
+    readonly session: ort.InferenceSession,
+    readonly opts: DecoderLMOptions,
+    readonly slidingWindow: number | undefined,
+  ) {}
+
+  static async create(store: WeightStore, spec: DecoderSpec, rope: RopeConfig, opts: DecoderLMOptions, slidingWindow?: number): Promise<DecoderLM> {
+    const graph = buildDecoderGraph(store, spec, { input: opts.input, lastLogitsOnly: !opts.allLogits, hiddenStates: opts.hiddenStates });
+    const session = await createSession(graph, opts);
+    return new DecoderLM(spec, rope, session, opts, slidingWindow ?? undefined);
+  }
+
+  newState(batch: number, leftPad?: number[], capacity = 64): SeqState {
+    const pad = leftPad ?? new Array(batch).fill(0);
+    return {
+      cache: new KvCache(this.spec.numLayers, batch, this.spec.numKvHeads, this.spec.headDim, capacity),
+      leftPad: pad,
+      // A row's first real token (after its padding) gets position 0.
+      nextPos: pad.map((p) => -p),
+    };
+  }
+
+  /** One forward over `seq` new tokens per row; appends to the cache; returns all outputs. */
+  async forward(state: SeqState, inp: ForwardInput): Promise<Record<string, ort.Tensor>> {
+    const B = state.cache.batch, S = inp.seq, past = state.cache.length;
+    const feeds: Record<string, ort.Tensor> = state.cache.feeds();
+    if (this.opts.input === 'ids') {
+      if (!inp.ids) throw new Error('this decoder takes token ids');
+      feeds.input_ids = i64Tensor(inp.ids.flat(), [B, S]);
+    } else {
+      if (!inp.embeds) throw new Error('this decoder takes inputs_embeds');
+      feeds.inputs_embeds = new ort.Tensor('float32', inp.embeds, [B, S, this.spec.hiddenSize]);
+    }
+    let positions = inp.positions;
+    if (!positions) {
+      positions = state.nextPos.map((p, b) => Array.from({ length: S }, (_, s) => {
+        // Padding slots get position 1 like transformers' generate; they are masked anyway.
+        const abs = past + s;
+        return abs < state.leftPad[b]! ? 1 : p + s;
+      }));
+    }
+    let rope = inp.rope;
+    if (!rope) {
+      const maxPos = Math.max(...positions.flat());
+      rope = ropeTables(invFreq(this.rope, maxPos + 1), positions);
+    }
+    const half = this.spec.headDim / 2;
+    feeds.rope_cos = new ort.Tensor('float32', rope.cos, [B, S, half]);
+    feeds.rope_sin = new ort.Tensor('float32', rope.sin, [B, S, half]);
+    const mask = buildMask({ batch: B, past, seq: S, leftPad: state.leftPad, prefix: inp.prefix, slidingWindow: this.slidingWindow });
+    feeds.attention_mask = new ort.Tensor('float32', mask, [B, 1, S, past + S]);
+    const out = await this.session.run(feeds);
+    state.cache.append(out, S);
+    for (let b = 0; b < B; b++) {
+      const last = positions[b]![S - 1]!;
+      state.nextPos[b] = Math.max(state.nextPos[b]!, last + 1);
+    }
+    return out;
+  }
+
+  /** Logits of the last position per row: [B][V] views. */
+  lastLogits(out: Record<string, ort.Tensor>): Float32Array[] {
+    const t = out.logits!;
+    const data = t.data as Float32Array;
+    const [B, S, V] = t.dims as number[];
+    return Array.from({ length: B! }, (_, b) => data.subarray((b * S! + S! - 1) * V!, (b * S! + S!) * V!));
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -1,0 +1,75 @@
+// LLaMA decoder (LlamaForCausalLM): RMSNorm, RoPE, GQA, SwiGLU; optional attention/mlp biases.
+// Matches transformers' modeling_llama.py.
+import { CheckpointError, configNumber, type WeightStore } from '../io/checkpoint.js';
+import type { DecoderSpec } from '../nn/decoder.js';
+import { parseRopeConfig, type RopeConfig } from '../generate/rope.js';
+
+export interface DecoderConfig {
+  spec: DecoderSpec;
+  rope: RopeConfig;
+  slidingWindow?: number;
+  bosTokenId?: number;
+  eosTokenIds: number[];
+  padTokenId?: number;
+  maxPositions: number;
+}
+
+export function eosList(v: unknown): number[] {
+  if (typeof v === 'number') return [v];
+  if (Array.isArray(v)) return v.filter((x): x is number => typeof x === 'number');
+  return [];
+}
+
+/** The config fields every Llama-family decoder shares; names default to the HF Llama layout. */
+export function parseLlamaLike(cfg: Record<string, any>, store: WeightStore, what: string, prefix = 'model'): DecoderConfig {
+  const hidden = configNumber(cfg, 'hidden_size', what);
+  const heads = configNumber(cfg, 'num_attention_heads', what);
+  const headDim = configNumber(cfg, 'head_dim', what, hidden / heads);
+  const tied = cfg.tie_word_embeddings === true || !store.has('lm_head.weight');
+  if (cfg.tie_word_embeddings === false && !store.has('lm_head.weight')) {
+    throw new CheckpointError(`checkpoint has no lm_head.weight but config.json says tie_word_embeddings is false`);
+  }
+  const embed = `${prefix}.embed_tokens.weight`;
+  const spec: DecoderSpec = {
+    hiddenSize: hidden,
+    numLayers: configNumber(cfg, 'num_hidden_layers', what),
+    numHeads: heads,
+    numKvHeads: configNumber(cfg, 'num_key_value_heads', what, heads),
+    headDim,
+    intermediateSize: configNumber(cfg, 'intermediate_size', what),
+    vocabSize: configNumber(cfg, 'vocab_size', what),
+    rmsNormEps: configNumber(cfg, 'rms_norm_eps', what, 1e-6),
+    hiddenAct: cfg.hidden_act ?? 'silu',
+    names: {
+      embed,
+      norm: `${prefix}.norm.weight`,
+      lmHead: tied ? embed : 'lm_head.weight',
+      layer: (i) => {
+        const p = `${prefix}.layers.${i}`;
+        return {
+          inputNorm: `${p}.input_layernorm.weight`,
+          postNorm: `${p}.post_attention_layernorm.weight`,
+          q: `${p}.self_attn.q_proj`,
+          k: `${p}.self_attn.k_proj`,
+          v: `${p}.self_attn.v_proj`,
+          o: `${p}.self_attn.o_proj`,
+          gate: `${p}.mlp.gate_proj`,
+          up: `${p}.mlp.up_proj`,
+          down: `${p}.mlp.down_proj`,
+        };
+      },
+    },
+  };
+  return {
+    spec,
+    rope: parseRopeConfig(cfg, headDim),
+    bosTokenId: typeof cfg.bos_token_id === 'number' ? cfg.bos_token_id : undefined,
+    eosTokenIds: eosList(cfg.eos_token_id),
+    padTokenId: typeof cfg.pad_token_id === 'number' ? cfg.pad_token_id : undefined,
+    maxPositions: configNumber(cfg, 'max_position_embeddings', what, 4096),
+  };
+}
+
+export function parseLlamaConfig(cfg: Record<string, any>, store: WeightStore): DecoderConfig {
+  return parseLlamaLike(cfg, store, 'a LLaMA checkpoint');
+}

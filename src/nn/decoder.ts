@@ -1,0 +1,188 @@
+// The decoder-only transformer shared by every LLM (Llama, Mistral, Qwen2, InternLM2) and VLM
+// (SAIL, HoVLE, SEED-LLaMA): pre-RMSNorm, rotate-half RoPE from cos/sin inputs, grouped-query
+// attention with an additive mask input, SwiGLU MLP. Positions, masks and RoPE tables are computed
+// in TypeScript (src/generate/) and enter as inputs, so prefix-bidirectional masks, left padding
+// and 3-axis M-RoPE need nothing special here.
+//
+// Graph I/O (B batch, S new tokens, P cached tokens, T = P + S, half = head_dim / 2):
+//   in  input_ids [B, S] int64  | inputs_embeds [B, S, D]
+//       rope_cos, rope_sin [B, S, half]      attention_mask [B, 1, S, T] (0 or -inf)
+//       past_key.i, past_value.i [P, B, KV, hd]  (time-major: a prefix of a preallocated buffer)
+//   out logits [B, S, V] (or [B, 1, V] with lastLogitsOnly)
+//       new_key.i, new_value.i [S, B, KV, hd]  (only the new entries; the cache appends them)
+import { Graph, type Value } from '../graph/builder.js';
+import { GraphWeights } from './weights.js';
+import { activation, linear, linearOf, rmsNorm, flatten2d } from './layers.js';
+import type { WeightStore } from '../io/checkpoint.js';
+
+export interface DecoderLayerNames {
+  inputNorm: string;
+  postNorm: string;
+  /** Separate q/k/v projections (prefixes without .weight) ... */
+  q?: string;
+  k?: string;
+  v?: string;
+  /** ... or InternLM2's packed wqkv: rows grouped per kv head as [q × G, k, v] × head_dim. */
+  qkvPacked?: string;
+  o: string;
+  gate: string;
+  up: string;
+  down: string;
+}
+
+export interface DecoderSpec {
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  vocabSize: number;
+  rmsNormEps: number;
+  hiddenAct: string;
+  names: {
+    embed: string;
+    layer: (i: number) => DecoderLayerNames;
+    norm: string;
+    /** lm_head weight name (the embedding matrix when tied). */
+    lmHead: string;
+  };
+}
+
+export interface DecoderGraphOptions {
+  /** 'ids' gathers embeddings inside the graph; 'embeds' takes inputs_embeds (VLMs). */
+  input: 'ids' | 'embeds';
+  /** Only the last position's logits (prefill does not need the rest). */
+  lastLogitsOnly?: boolean;
+  /** Also output hidden.embeddings, hidden.layer.i, hidden.final_norm (parity tests). */
+  hiddenStates?: boolean;
+}
+
+/** Checks the checkpoint against the spec (names and shapes) with one clear error. */
+export function expectDecoderWeights(store: WeightStore, s: DecoderSpec): void {
+  const D = s.hiddenSize, hd = s.headDim;
+  const shapes: Record<string, number[]> = {
+    [s.names.embed]: [s.vocabSize, D],
+    [s.names.norm]: [D],
+    [s.names.lmHead]: [s.vocabSize, D],
+  };
+  for (let i = 0; i < s.numLayers; i++) {
+    const n = s.names.layer(i);
+    shapes[n.inputNorm] = [D];
+    shapes[n.postNorm] = [D];
+    if (n.qkvPacked) shapes[`${n.qkvPacked}.weight`] = [(s.numHeads + 2 * s.numKvHeads) * hd, D];
+    else {
+      shapes[`${n.q}.weight`] = [s.numHeads * hd, D];
+      shapes[`${n.k}.weight`] = [s.numKvHeads * hd, D];
+      shapes[`${n.v}.weight`] = [s.numKvHeads * hd, D];
+    }
+    shapes[`${n.o}.weight`] = [D, s.numHeads * hd];
+    shapes[`${n.gate}.weight`] = [s.intermediateSize, D];
+    shapes[`${n.up}.weight`] = [s.intermediateSize, D];
+    shapes[`${n.down}.weight`] = [D, s.intermediateSize];
+  }
+  store.expect(shapes);
+}
+
+/** Rotate-half RoPE on x [B, S, N, hd] with cos/sin [B, S, 1, half]. */
+function rope(g: Graph, x: Value, cos: Value, sin: Value, half: number): Value {
+  const x1 = g.op('Slice', [x, g.ints([0]), g.ints([half]), g.ints([-1])]);
+  const x2 = g.op('Slice', [x, g.ints([half]), g.ints([2 * half]), g.ints([-1])]);
+  const a = g.op('Sub', [g.op('Mul', [x1, cos]), g.op('Mul', [x2, sin])]);
+  const b = g.op('Add', [g.op('Mul', [x2, cos]), g.op('Mul', [x1, sin])]);
+  return g.op('Concat', [a, b], { axis: -1 });
+}
+
+export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: DecoderGraphOptions): Graph {
+  expectDecoderWeights(store, s);
+  const g = new Graph('decoder');
+  const w = new GraphWeights(g, store);
+  const D = s.hiddenSize, H = s.numHeads, KV = s.numKvHeads, hd = s.headDim, G = H / KV, half = hd / 2;
+  if (!Number.isInteger(G)) throw new Error(`num_attention_heads ${H} is not a multiple of num_key_value_heads ${KV}`);
+
+  let emb: Value;
+  let bs: Value; // [B, S]
+  if (opts.input === 'ids') {
+    const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
+    bs = g.op('Shape', [ids]);
+    emb = g.op('Gather', [w.get(s.names.embed), ids]);
+  } else {
+    emb = g.input('inputs_embeds', 'float32', ['batch', 'seq', D]);
+    bs = g.op('Slice', [g.op('Shape', [emb]), g.ints([0]), g.ints([2])]);
+  }
+  const cos = g.op('Unsqueeze', [g.input('rope_cos', 'float32', ['batch', 'seq', half]), g.ints([2])]);
+  const sin = g.op('Unsqueeze', [g.input('rope_sin', 'float32', ['batch', 'seq', half]), g.ints([2])]);
+  const mask = g.op('Unsqueeze', [g.input('attention_mask', 'float32', ['batch', 1, 'seq', 'total']), g.ints([2])]); // [B,1,1,S,T]
+  const shape = (tail: number[]) => g.op('Concat', [bs, g.ints(tail)], { axis: 0 });
+  const scale = g.scalar(1 / Math.sqrt(hd));
+
+  const hidden: Value[] = [];
+  let x = flatten2d(emb, D); // [B·S, D]
+  hidden.push(x);
+  for (let i = 0; i < s.numLayers; i++) {
+    const n = s.names.layer(i);
+    const h = rmsNorm(w, x, n.inputNorm, s.rmsNormEps);
+    let q: Value, k: Value, v: Value; // q [B,S,H,hd], k/v [B,S,KV,hd]
+    if (n.qkvPacked) {
+      const qkv = g.op('Reshape', [linear(w, h, n.qkvPacked), shape([KV, G + 2, hd])]);
+      q = g.op('Reshape', [g.op('Slice', [qkv, g.ints([0]), g.ints([G]), g.ints([3])]), shape([H, hd])]);
+      k = g.op('Slice', [qkv, g.ints([G]), g.ints([G + 1]), g.ints([3])]);
+      v = g.op('Slice', [qkv, g.ints([G + 1]), g.ints([G + 2]), g.ints([3])]);
+      k = g.op('Reshape', [k, shape([KV, hd])]);
+      v = g.op('Reshape', [v, shape([KV, hd])]);
+    } else {
+      q = g.op('Reshape', [linear(w, h, n.q!), shape([H, hd])]);
+      k = g.op('Reshape', [linear(w, h, n.k!), shape([KV, hd])]);
+      v = g.op('Reshape', [linear(w, h, n.v!), shape([KV, hd])]);
+    }
+    q = rope(g, q, cos, sin, half);
+    k = rope(g, k, cos, sin, half);
+    // New cache entries, time-major [S, B, KV, hd].
+    const kNew = g.op('Transpose', [k], { perm: [1, 0, 2, 3] });
+    const vNew = g.op('Transpose', [v], { perm: [1, 0, 2, 3] });
+    g.output(kNew, `new_key.${i}`);
+    g.output(vNew, `new_value.${i}`);
+    const pk = g.input(`past_key.${i}`, 'float32', ['past', 'batch', KV, hd]);
+    const pv = g.input(`past_value.${i}`, 'float32', ['past', 'batch', KV, hd]);
+    const kAll = g.op('Concat', [pk, kNew], { axis: 0 }); // [T, B, KV, hd]
+    const vAll = g.op('Concat', [pv, vNew], { axis: 0 });
+    const kT = g.op('Unsqueeze', [g.op('Transpose', [kAll], { perm: [1, 2, 3, 0] }), g.ints([2])]); // [B,KV,1,hd,T]
+    const vT = g.op('Unsqueeze', [g.op('Transpose', [vAll], { perm: [1, 2, 0, 3] }), g.ints([2])]); // [B,KV,1,T,hd]
+    const qG = g.op('Transpose', [g.op('Reshape', [q, shape([KV, G, hd])])], { perm: [0, 2, 3, 1, 4] }); // [B,KV,G,S,hd]
+    const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [qG, kT]), scale]), mask]); // [B,KV,G,S,T]
+    const probs = g.op('Softmax', [scores], { axis: -1 });
+    const ctx = g.op('Transpose', [g.op('MatMul', [probs, vT])], { perm: [0, 3, 1, 2, 4] }); // [B,S,KV,G,hd]
+    const attn = linear(w, flatten2d(ctx, H * hd), n.o);
+    x = g.op('Add', [x, attn]);
+    const m = rmsNorm(w, x, n.postNorm, s.rmsNormEps);
+    const ff = linear(w, g.op('Mul', [activation(g, linear(w, m, n.gate), s.hiddenAct), linear(w, m, n.up)]), n.down);
+    x = g.op('Add', [x, ff]);
+    hidden.push(x);
+  }
+  let last = x;
+  let outLead = bs;
+  if (opts.lastLogitsOnly) {
+    // Left padding keeps every row's last real token at the last position.
+    const x3 = g.op('Reshape', [x, shape([D])]);
+    last = flatten2d(g.op('Slice', [x3, g.ints([-1]), g.ints([2 ** 31]), g.ints([1])]), D);
+    outLead = g.op('Concat', [g.op('Slice', [bs, g.ints([0]), g.ints([1])]), g.ints([1])], { axis: 0 });
+  }
+  const normed = rmsNorm(w, last, s.names.norm, s.rmsNormEps);
+  const logits = linearOf(normed, w.get(s.names.lmHead));
+  g.output(g.op('Reshape', [logits, g.op('Concat', [outLead, g.ints([s.vocabSize])], { axis: 0 })]), 'logits');
+  if (opts.hiddenStates) {
+    const names = ['hidden.embeddings', ...Array.from({ length: s.numLayers }, (_, i) => `hidden.layer.${i}`)];
+    hidden.forEach((h, i) => g.output(g.op('Reshape', [h, shape([D])]), names[i]!));
+    if (!opts.lastLogitsOnly) g.output(g.op('Reshape', [normed, shape([D])]), 'hidden.final_norm');
+  }
+  return g;
+}
+
+/** Embedding lookup graph (ids → [B, S, D]) for VLMs that add image features in TypeScript. */
+export function buildEmbedGraph(store: WeightStore, embedName: string): Graph {
+  const g = new Graph('embed');
+  const w = new GraphWeights(g, store);
+  const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
+  g.output(g.op('Gather', [w.get(embedName), ids]), 'inputs_embeds');
+  return g;
+}
