@@ -1,7 +1,7 @@
 // Safetensors reader: validates the header against the file, then reads single tensors by byte
 // range (never a whole multi-GB file into one buffer). Format: u64 LE header length N, N bytes of
 // JSON {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?}, then the data block.
-import { openSync, closeSync, fstatSync, readSync, realpathSync } from 'node:fs';
+import { openSync, closeSync, fstatSync, readSync, realpathSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 
 export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
@@ -183,4 +183,35 @@ export function toFloat32(buf: Buffer, dtype: DType): Float32Array {
   else if (t instanceof BigInt64Array || t instanceof BigUint64Array) for (let i = 0; i < t.length; i++) out[i] = Number(t[i]);
   else for (let i = 0; i < t.length; i++) out[i] = t[i] as number;
   return out;
+}
+
+export interface TensorToWrite {
+  dtype: DType;
+  shape: number[];
+  data: ArrayBufferView;
+}
+
+/** Writes a safetensors file (header padded to 8 bytes, tensors in the given order). */
+export function writeSafetensors(path: string, tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): void {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let off = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    const want = numel(t.shape) * DTYPE_BYTES[t.dtype];
+    if (t.data.byteLength !== want) throw new Error(`${name}: ${t.data.byteLength} bytes for shape [${t.shape}] × ${t.dtype} (${want} expected)`);
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + want] };
+    off += want;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  const fd = openSync(path, 'w');
+  try {
+    writeSync(fd, len);
+    writeSync(fd, Buffer.from(json));
+    for (const t of Object.values(tensors)) writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  } finally {
+    closeSync(fd);
+  }
 }

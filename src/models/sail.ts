@@ -7,6 +7,19 @@ import { CheckpointError, type WeightStore } from '../io/checkpoint.js';
 import { parseMistralConfig } from './mistral.js';
 import type { DecoderConfig } from './llama.js';
 import { mropeTables, invFreq, type RopeConfig } from '../generate/rope.js';
+import { createHash } from 'node:crypto';
+import { basename } from 'node:path';
+import type { ChatMessage, ChatModel, ChatStream, DecodedImage, GenerationOptions, ImageInput, LoadOptions, ModelInfo } from '../api.js';
+import { InputError } from '../api.js';
+import type { ModelFolder } from '../io/checkpoint.js';
+import { createSession, f32Tensor, i64Tensor, ort } from '../graph/session.js';
+import { DecoderLM, type SeqState } from '../generate/decoder-lm.js';
+import { PrefixCache } from '../generate/prefix-cache.js';
+import { streamGeneration } from '../generate/generate.js';
+import { loadTokenizer, TextStreamer, type Tokenizer } from '../tokenizers/index.js';
+import { decodeImage } from '../processors/image.js';
+import { sailPreprocess } from '../processors/vision.js';
+import { checkMaxTokens, eosIdsFor, imagesOf, lazyPrefill, samplerFor, textOf, validateMessages } from './causal-lm.js';
 
 export const SAIL_SPECIAL_TOKENS = ['<vision>', '<vpatch>', '<vrow_sep>', '<vframe_sep>', '</vision>', '<|vis_cls|>'] as const;
 
@@ -88,4 +101,161 @@ export function sailRope(rope: RopeConfig, positions: number[][][]): { cos: Floa
   const axisOf = Array.from({ length: half }, (_, k) => (k < half / 2 ? 1 : 2));
   const maxPos = Math.max(...positions.flat(2));
   return mropeTables(invFreq(rope, maxPos + 1), axisOf, positions);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chat: image prefix (computed once, cached by image content) + Mistral [INST] turns.
+
+
+export interface SailLoadOptions extends LoadOptions {
+  /** Memory budget of the image-prefix cache (default 512 MiB). */
+  prefixCacheBytes?: number;
+  /** Most patches per image (SAIL's max_token_num, default 4096). */
+  maxPatches?: number;
+}
+
+/** SAIL's text after the image: BOS + Mistral [INST] turns (earlier answers closed by </s>). */
+export function sailPromptText(messages: ChatMessage[]): string {
+  let system = '';
+  let out = '';
+  for (const m of messages) {
+    const t = textOf(m).trim();
+    if (m.role === 'system') system += (system ? '\n\n' : '') + t;
+    else if (m.role === 'user') {
+      out += `[INST] ${system ? `${system}\n\n` : ''}${t} [/INST]`;
+      system = '';
+    } else out += ` ${t}</s>`;
+  }
+  return out;
+}
+
+export class SailChatModel implements ChatModel {
+  readonly kind = 'chat' as const;
+  readonly maxImages = 1;
+  readonly prefixCache: PrefixCache;
+
+  private constructor(
+    readonly info: ModelInfo,
+    readonly cfg: SailConfig,
+    readonly embed: ort.InferenceSession,
+    readonly lm: DecoderLM,
+    readonly tokenizer: Tokenizer,
+    readonly eos: number[],
+    readonly ids: { vision: number; vpatch: number; visionEnd: number; bos: number },
+    readonly maxPatches: number,
+    cacheBytes: number,
+  ) {
+    this.prefixCache = new PrefixCache(cacheBytes);
+  }
+
+  static async load(folder: ModelFolder, store: WeightStore, opts: SailLoadOptions = {}): Promise<SailChatModel> {
+    const cfg = parseSailConfig(folder.config, store);
+    opts.onProgress?.({ stage: 'tokenizer', done: 0, total: 1 });
+    const tok = await loadTokenizer(folder.dir);
+    const idOf = (t: (typeof SAIL_SPECIAL_TOKENS)[number]) => {
+      const id = tok.tokenToId(t) ?? cfg.visionTokenIds[t];
+      if (id === undefined) throw new CheckpointError(`${folder.dir}: the tokenizer has no ${t} token (expected a SAIL checkpoint)`);
+      return id;
+    };
+    const bos = tok.bosTokenId ?? cfg.bosTokenId;
+    if (bos === undefined) throw new CheckpointError(`${folder.dir}: no BOS token in the tokenizer or config.json`);
+    opts.onProgress?.({ stage: 'session', done: 0, total: 2, message: 'building the embedding graph' });
+    const embed = await createSession(buildSailEmbedGraph(store, cfg), { device: opts.device });
+    opts.onProgress?.({ stage: 'session', done: 1, total: 2, message: 'building the decoder graph' });
+    const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'embeds', device: opts.device }, cfg.slidingWindow);
+    opts.onProgress?.({ stage: 'session', done: 2, total: 2 });
+    const info: ModelInfo = {
+      modelType: 'sail', name: opts.name ?? basename(folder.dir), dir: folder.dir,
+      device: opts.device ?? 'cpu', contextLength: cfg.maxPositions,
+    };
+    return new SailChatModel(info, cfg, embed, lm, tok, eosIdsFor(folder, cfg, tok),
+      { vision: idOf('<vision>'), vpatch: idOf('<vpatch>'), visionEnd: idOf('</vision>'), bos },
+      opts.maxPatches ?? 4096, opts.prefixCacheBytes ?? 512 * 2 ** 20);
+  }
+
+  private async embedIds(ids: number[], patches?: Float32Array, indices?: number[]): Promise<Float32Array> {
+    const pp = 3 * this.cfg.patchSize ** 2;
+    const p = patches ?? new Float32Array(0);
+    const out = await this.embed.run({
+      input_ids: i64Tensor(ids, [1, ids.length]),
+      vision_patches: f32Tensor(p, [p.length / pp, pp]),
+      vision_patch_indices: i64Tensor(indices ?? new Array(ids.length).fill(-1), [1, ids.length]),
+    });
+    return out.inputs_embeds!.data as Float32Array;
+  }
+
+  /** Preprocesses an image and returns the cached (or freshly computed) prefix state. */
+  async imagePrefix(image: ImageInput): Promise<{ state: SeqState; length: number; cached: boolean }> {
+    const img: DecodedImage = await decodeImage(image);
+    const key = createHash('sha256').update(`${img.width}x${img.height}:${this.cfg.patchSize}:${this.maxPatches}:`).update(img.data).digest('hex');
+    const hit = this.prefixCache.fork<number>(key);
+    if (hit) return { state: hit.state, length: hit.extra, cached: true };
+    const { patches, nh, nw } = sailPreprocess(img, { patchSize: this.cfg.patchSize, maxPatches: this.maxPatches });
+    const n = nh * nw;
+    const ids = [this.ids.vision, ...new Array(n).fill(this.ids.vpatch), this.ids.visionEnd];
+    const indices = [-1, ...Array.from({ length: n }, (_, i) => i), -1];
+    const embeds = await this.embedIds(ids, patches, indices);
+    const pos = sailPositions(ids.length, { nh, nw, start: 1 });
+    const state = this.lm.newState(1, undefined, ids.length + 256);
+    await this.lm.forward(state, {
+      embeds, seq: ids.length, prefix: ids.length,
+      rope: sailRope(this.cfg.rope, pos.map((a) => [a])),
+      positions: [pos[0]!.map((_, t) => Math.max(pos[0]![t]!, pos[1]![t]!, pos[2]![t]!))],
+    });
+    this.prefixCache.put(key, state, ids.length);
+    return { state, length: ids.length, cached: false };
+  }
+
+  textIds(messages: ChatMessage[]): number[] {
+    return [this.ids.bos, ...this.tokenizer.encode(sailPromptText(messages), { addSpecialTokens: false })];
+  }
+
+  async countPromptTokens(messages: ChatMessage[]): Promise<number> {
+    validateMessages(messages);
+    const images = imagesOf(messages);
+    let n = this.textIds(messages).length;
+    if (images.length) {
+      const img = await decodeImage(images[0]!);
+      const { nh, nw } = sailPreprocess(img, { patchSize: this.cfg.patchSize, maxPatches: this.maxPatches, sizeOnly: true });
+      n += nh * nw + 2;
+    }
+    return n;
+  }
+
+  chat(messages: ChatMessage[], o: GenerationOptions = {}): ChatStream {
+    validateMessages(messages);
+    const images = imagesOf(messages);
+    if (images.length > this.maxImages) throw new InputError(`SAIL reads one image per conversation (got ${images.length})`);
+    return lazyPrefill(async () => {
+      let state: SeqState;
+      let prefixLen = 0;
+      if (images.length) {
+        const p = await this.imagePrefix(images[0]!);
+        state = p.state;
+        prefixLen = p.length;
+      } else state = this.lm.newState(1);
+      const text = this.textIds(messages);
+      const maxNew = checkMaxTokens(o, prefixLen + text.length, this.cfg.maxPositions);
+      const out = await this.lm.forward(state, { embeds: await this.embedIds(text), seq: text.length });
+      const first = this.lm.lastLogits(out)[0]!;
+      return streamGeneration({
+        firstLogits: first,
+        step: async (t) => this.lm.lastLogits(await this.lm.forward(state, { embeds: await this.embedIds([t]), seq: 1 }))[0]!,
+        sampler: samplerFor(o),
+        maxNewTokens: maxNew,
+        eosIds: this.eos,
+        stop: o.stop,
+        promptIds: text,
+        promptTokens: prefixLen + text.length,
+        decoder: new TextStreamer(this.tokenizer, { skipSpecialTokens: true }),
+        signal: o.signal,
+      });
+    });
+  }
+
+  async dispose(): Promise<void> {
+    this.prefixCache.clear();
+    await this.embed.release();
+    await this.lm.release();
+  }
 }

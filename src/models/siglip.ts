@@ -4,7 +4,14 @@ import type { Graph, Value } from '../graph/builder.js';
 import { Graph as GraphClass } from '../graph/builder.js';
 import { GraphWeights } from '../nn/weights.js';
 import { activation, flatten2d, layerNorm, linear, linearOf, reshapeLead } from '../nn/layers.js';
-import { CheckpointError, configNumber, type WeightStore } from '../io/checkpoint.js';
+import { CheckpointError, configNumber, type ModelFolder, type WeightStore } from '../io/checkpoint.js';
+import type { EmbeddingModel, ImageInput, LabelScore, LoadOptions, ModelInfo } from '../api.js';
+import { InputError } from '../api.js';
+import { createSession, f32Tensor, i64Tensor, type ort } from '../graph/session.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
+import { decodeImage } from '../processors/image.js';
+import { siglipPixels, siglipPreprocessConfig, type SiglipPreprocessConfig } from '../processors/vision.js';
+import { basename } from 'node:path';
 
 export interface SiglipTowerConfig {
   hidden_size: number;
@@ -194,3 +201,105 @@ export function l2normalize(v: Float32Array): Float32Array {
 }
 
 export const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
+// ---------------------------------------------------------------------------------------------
+// Embedding model: images and texts → L2-normalised embeddings, zero-shot sigmoid scores.
+
+export interface SiglipLoadOptions extends LoadOptions {
+  /** Images per vision-tower run (default 8). */
+  imageBatch?: number;
+}
+
+export class SiglipEmbeddingModel implements EmbeddingModel {
+  readonly kind = 'embedding' as const;
+
+  private constructor(
+    readonly info: ModelInfo,
+    readonly cfg: SiglipConfig,
+    readonly vision: ort.InferenceSession,
+    readonly text: ort.InferenceSession,
+    readonly tokenizer: Tokenizer,
+    readonly preprocess: SiglipPreprocessConfig,
+    readonly logitScale: number,
+    readonly logitBias: number,
+    readonly textLength: number,
+    readonly padId: number,
+    readonly imageBatch: number,
+  ) {}
+
+  get dimensions(): number {
+    return this.cfg.text.projection_size;
+  }
+
+  static async load(folder: ModelFolder, store: WeightStore, opts: SiglipLoadOptions = {}): Promise<SiglipEmbeddingModel> {
+    const cfg = parseSiglipConfig(folder.config);
+    opts.onProgress?.({ stage: 'tokenizer', done: 0, total: 1 });
+    const tok = await loadTokenizer(folder.dir);
+    opts.onProgress?.({ stage: 'session', done: 0, total: 2, message: 'building the vision tower' });
+    const vision = await createSession(buildSiglipVisionGraph(store, cfg.vision), { device: opts.device });
+    opts.onProgress?.({ stage: 'session', done: 1, total: 2, message: 'building the text tower' });
+    const text = await createSession(buildSiglipTextGraph(store, cfg.text), { device: opts.device });
+    opts.onProgress?.({ stage: 'session', done: 2, total: 2 });
+    // SigLIP was trained with padding="max_length" (64): other padding changes the scores.
+    const maxLen = Number(folder.tokenizerConfig?.model_max_length);
+    const textLength = Number.isInteger(maxLen) && maxLen > 0 && maxLen <= cfg.text.max_position_embeddings ? maxLen : Math.min(64, cfg.text.max_position_embeddings);
+    const padId = tok.padTokenId ?? cfg.text.pad_token_id ?? 1;
+    const info: ModelInfo = { modelType: 'siglip', name: opts.name ?? basename(folder.dir), dir: folder.dir, device: opts.device ?? 'cpu', contextLength: textLength };
+    return new SiglipEmbeddingModel(info, cfg, vision, text, tok, siglipPreprocessConfig(folder.preprocessorConfig, cfg.vision.image_size),
+      store.readFloat32('logit_scale')[0]!, store.readFloat32('logit_bias')[0]!, textLength, padId, opts.imageBatch ?? 8);
+  }
+
+  /** Token ids padded/truncated to the model's text length (eos kept). */
+  textIds(text: string): number[] {
+    if (typeof text !== 'string') throw new InputError('texts must be strings');
+    let ids = this.tokenizer.encode(text, { addSpecialTokens: true });
+    const L = this.textLength;
+    if (ids.length > L) {
+      const last = ids[ids.length - 1]!;
+      ids = this.tokenizer.eosTokenIds.includes(last) ? [...ids.slice(0, L - 1), last] : ids.slice(0, L);
+    }
+    return ids.concat(new Array(L - ids.length).fill(this.padId));
+  }
+
+  async embedTexts(texts: string[]): Promise<Float32Array[]> {
+    if (!texts.length) return [];
+    const ids = texts.map((t) => this.textIds(t));
+    const out = await this.text.run({ input_ids: i64Tensor(ids.flat(), [ids.length, this.textLength]) });
+    return splitRows(out.pooler_output!.data as Float32Array, texts.length).map(l2normalize);
+  }
+
+  async embedImages(images: ImageInput[]): Promise<Float32Array[]> {
+    const S = this.cfg.vision.image_size, C = this.cfg.vision.num_channels;
+    const result: Float32Array[] = [];
+    for (let i = 0; i < images.length; i += this.imageBatch) {
+      const chunk = images.slice(i, i + this.imageBatch);
+      const px = new Float32Array(chunk.length * C * S * S);
+      for (let j = 0; j < chunk.length; j++) {
+        const img = await decodeImage(chunk[j]!);
+        px.set(siglipPixels(img, this.preprocess), j * C * S * S);
+      }
+      const out = await this.vision.run({ pixel_values: f32Tensor(px, [chunk.length, C, S, S]) });
+      result.push(...splitRows(out.pooler_output!.data as Float32Array, chunk.length).map(l2normalize));
+    }
+    return result;
+  }
+
+  async classify(image: ImageInput, labels: string[]): Promise<LabelScore[]> {
+    const clean = labels.map((l) => (typeof l === 'string' ? l.trim() : '')).filter((l) => l.length > 0);
+    if (!clean.length) throw new InputError('classify needs at least one non-empty label');
+    const [img] = await this.embedImages([image]);
+    const txt = await this.embedTexts(clean);
+    const logits = siglipLogits([img!], txt, this.logitScale, this.logitBias)[0]!;
+    return clean.map((label, i) => ({ label, logit: logits[i]!, score: sigmoid(logits[i]!) })).sort((a, b) => b.score - a.score);
+  }
+
+  async dispose(): Promise<void> {
+    await this.vision.release();
+    await this.text.release();
+  }
+}
+
+function splitRows(flat: Float32Array, n: number): Float32Array[] {
+  const d = flat.length / n;
+  return Array.from({ length: n }, (_, i) => flat.slice(i * d, (i + 1) * d));
+}

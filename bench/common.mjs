@@ -1,0 +1,101 @@
+// Shared helpers for benchmarks: random-weight checkpoints written as real safetensors files,
+// timing, a Python interpreter for side-by-side references, and ORT's MatMul peak.
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import * as ort from 'onnxruntime-node';
+
+/** mulberry32 uniform in [-scale, scale). */
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Writes {name: {shape, std, mean}} as float32 safetensors, streaming (multi-GB is fine). */
+export async function writeRandomSafetensors(path, tensors, seed = 0) {
+  const header = {};
+  let off = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [off, off + 4 * n] };
+    off += 4 * n;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const out = createWriteStream(path);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  out.write(len);
+  out.write(json);
+  const r = rng(seed);
+  for (const t of Object.values(tensors)) {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    const chunk = 1 << 20;
+    for (let i = 0; i < n; i += chunk) {
+      const m = Math.min(chunk, n - i);
+      const a = new Float32Array(m);
+      const s = (t.std ?? 0.02) * Math.sqrt(3);
+      for (let j = 0; j < m; j++) a[j] = (t.mean ?? 0) + (2 * r() - 1) * s;
+      if (!out.write(Buffer.from(a.buffer))) await once(out, 'drain');
+    }
+  }
+  out.end();
+  await once(out, 'finish');
+}
+
+export function benchDir(name) {
+  const d = join(process.env.TSVLM_BENCH_DIR ?? join(process.cwd(), '.cache', 'bench'), name);
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+/** Median seconds of fn over `runs` runs after `warmup`. */
+export async function timeIt(fn, { runs = 3, warmup = 1 } = {}) {
+  for (let i = 0; i < warmup; i++) await fn();
+  const ts = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    ts.push((performance.now() - t0) / 1000);
+  }
+  ts.sort((a, b) => a - b);
+  return ts[Math.floor(ts.length / 2)];
+}
+
+/** A Python with torch for side-by-side references: $TSVLM_PYTHON, .venv, or none. */
+export function findPython() {
+  const cands = [process.env.TSVLM_PYTHON, join(process.cwd(), '.venv/bin/python'), '/work/venv/bin/python'].filter(Boolean);
+  for (const p of cands) {
+    if (!existsSync(p)) continue;
+    try {
+      execFileSync(p, ['-c', 'import torch, transformers, onnx'], { stdio: 'ignore' });
+      return p;
+    } catch {}
+  }
+  return undefined;
+}
+
+/** One large fp32 MatMul [m×k]·[k×n] through ORT: this machine's GEMM peak in GFLOP/s. */
+export async function matmulPeak(m = 512, k = 4096, n = 4096) {
+  const { Graph } = await import('../dist/graph/builder.js');
+  const g = new Graph('matmul_peak');
+  const a = g.input('a', 'float32', [m, k]);
+  const w = g.constant('float32', [k, n], new Float32Array(k * n).map(() => Math.random() - 0.5));
+  g.output(g.op('MatMul', [a, w]), 'y');
+  const s = await ort.InferenceSession.create(g.toBytes(), { executionProviders: ['cpu'] });
+  const feeds = { a: new ort.Tensor('float32', new Float32Array(m * k).map(() => Math.random()), [m, k]) };
+  const t = await timeIt(() => s.run(feeds), { runs: 5, warmup: 2 });
+  await s.release();
+  return (2 * m * k * n) / t / 1e9;
+}
+
+export function fmt(x, d = 2) {
+  return Number(x).toFixed(d);
+}

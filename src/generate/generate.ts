@@ -1,0 +1,133 @@
+// The generation loop: sample, stop on eos / stop strings / max tokens / abort, and stream text
+// deltas. Model-agnostic: the caller supplies the first logits (after prefill) and how to feed
+// one chosen token back (ids or embeddings).
+import type { ChatStream, FinishReason, GenerationResult } from '../api.js';
+import { Sampler } from './sampler.js';
+
+export interface StreamDecoder {
+  /** Text made complete by this token ('' while a multi-byte character is pending). */
+  push(id: number): string;
+  flush(): string;
+}
+
+export interface GenerationLoop {
+  /** Logits of the last prompt position (after prefill). */
+  firstLogits: Float32Array;
+  /** Feeds one token and returns the next logits. */
+  step(token: number): Promise<Float32Array>;
+  sampler: Sampler;
+  maxNewTokens: number;
+  eosIds: Iterable<number>;
+  stop?: string[];
+  promptIds: number[];
+  promptTokens: number;
+  decoder: StreamDecoder;
+  signal?: AbortSignal;
+  /** Called when the loop ends, whatever the reason (release caches, queue slots). */
+  onEnd?: () => void;
+}
+
+/** Runs the loop lazily as the stream is consumed; `result` also drives it if nobody iterates. */
+export function streamGeneration(loop: GenerationLoop): ChatStream {
+  const deltas: string[] = [];
+  let wake: (() => void) | undefined;
+  let done = false;
+  let failure: unknown;
+  let resolveResult!: (r: GenerationResult) => void;
+  let rejectResult!: (e: unknown) => void;
+  const result = new Promise<GenerationResult>((res, rej) => { resolveResult = res; rejectResult = rej; });
+  result.catch(() => {}); // consumers that only iterate still see the error there
+
+  const push = (d: string) => {
+    if (!d) return;
+    deltas.push(d);
+    wake?.();
+  };
+
+  const run = async () => {
+    const eos = new Set(loop.eosIds);
+    const stops = (loop.stop ?? []).filter((s) => s.length > 0);
+    const hold = stops.reduce((m, s) => Math.max(m, s.length - 1), 0);
+    const ids: number[] = [];
+    const seen = [...loop.promptIds];
+    let text = '';
+    let emitted = 0;
+    let finish: FinishReason = 'length';
+    let logits = loop.firstLogits;
+    try {
+      for (let n = 0; n < loop.maxNewTokens; n++) {
+        if (loop.signal?.aborted) { finish = 'abort'; break; }
+        const tok = loop.sampler.choose(logits, seen);
+        if (eos.has(tok)) { finish = 'stop'; break; }
+        ids.push(tok);
+        seen.push(tok);
+        text += loop.decoder.push(tok);
+        if (stops.length) {
+          const hit = firstStop(text, stops, Math.max(0, emitted - hold - 1));
+          if (hit >= 0) {
+            text = text.slice(0, hit);
+            finish = 'stop';
+            break;
+          }
+        }
+        // Hold back a tail that could still become a stop string.
+        const safe = Math.max(emitted, text.length - hold);
+        push(text.slice(emitted, safe));
+        emitted = safe;
+        if (n + 1 === loop.maxNewTokens) break;
+        // Yield to the event loop between steps so aborts and other requests get through.
+        await new Promise((r) => setImmediate(r));
+        if (loop.signal?.aborted) { finish = 'abort'; break; }
+        logits = await loop.step(tok);
+      }
+      if (finish !== 'stop' || !stops.length) {
+        text += loop.decoder.flush();
+        if (stops.length) {
+          const hit = firstStop(text, stops, 0);
+          if (hit >= 0) { text = text.slice(0, hit); finish = 'stop'; }
+        }
+      }
+      push(text.slice(emitted));
+      resolveResult({ text, tokenIds: ids, promptTokens: loop.promptTokens, completionTokens: ids.length, finishReason: finish });
+    } catch (e) {
+      failure = e;
+      rejectResult(e);
+    } finally {
+      done = true;
+      wake?.();
+      loop.onEnd?.();
+    }
+  };
+
+  let started = false;
+  const start = () => {
+    if (!started) { started = true; void run(); }
+  };
+
+  const stream: ChatStream = {
+    get result() {
+      start();
+      return result;
+    },
+    async *[Symbol.asyncIterator]() {
+      start();
+      while (true) {
+        if (deltas.length) { yield deltas.shift()!; continue; }
+        if (done) break;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+      if (failure) throw failure;
+    },
+  };
+  return stream;
+}
+
+function firstStop(text: string, stops: string[], from: number): number {
+  let best = -1;
+  for (const s of stops) {
+    const i = text.indexOf(s, from);
+    if (i >= 0 && (best < 0 || i < best)) best = i;
+  }
+  return best;
+}
