@@ -1,0 +1,41 @@
+// Reads a JSON request body without ever holding more than the limit: a declared or streamed size
+// over maxBytes is a 413 before parsing; bad UTF-8 or bad JSON is a 400.
+import { ApiError, badRequest, tooLarge } from './errors.js';
+
+export async function readJsonBody(req: Request, maxBytes: number): Promise<unknown> {
+  const declared = req.headers.get('content-length');
+  if (declared !== null && Number(declared) > maxBytes) {
+    throw tooLarge(`request body is ${declared} bytes (limit ${maxBytes})`);
+  }
+  if (!req.body) throw badRequest('request body is empty (expected JSON)', null, 'invalid_json');
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        void reader.cancel().catch(() => {});
+        throw tooLarge(`request body is over ${maxBytes} bytes`);
+      }
+      chunks.push(value);
+    }
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    throw badRequest(`request body could not be read: ${(err as Error).message}`, null, 'invalid_body');
+  }
+  if (size === 0) throw badRequest('request body is empty (expected JSON)', null, 'invalid_json');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, size));
+  } catch {
+    throw badRequest('request body is not valid UTF-8', null, 'invalid_json');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw badRequest(`malformed JSON in request body: ${(err as Error).message}`, null, 'invalid_json');
+  }
+}

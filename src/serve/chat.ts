@@ -1,0 +1,187 @@
+// POST /v1/chat/completions: validate, admit into the model's queue, decode images while waiting,
+// then run model.chat() once it is this request's turn; JSON or SSE out. A client disconnect
+// aborts the generation through the job's AbortSignal.
+import type { ChatMessage, ChatModel, ChatPart, GenerationOptions, GenerationResult } from '../api.js';
+import { readJsonBody } from './body.js';
+import type { Job, ModelEntry, ServeContext } from './context.js';
+import { ApiError, badRequest, toApiError } from './errors.js';
+import { resolveImage } from './images.js';
+import {
+  type ChatRequest,
+  chatChunk,
+  chatCompletion,
+  completionId,
+  finishReasonOf,
+  parseChatRequest,
+  unixSeconds,
+  usageChunk,
+  usageOf,
+} from './openai.js';
+import type { Slot } from './queue.js';
+
+/** Decodes images one at a time (bounded memory) and builds the engine's message list. */
+async function resolveMessages(req: ChatRequest, ctx: ServeContext, signal: AbortSignal): Promise<ChatMessage[]> {
+  const out: ChatMessage[] = [];
+  for (const m of req.messages) {
+    if (typeof m.content === 'string') {
+      out.push({ role: m.role, content: m.content });
+      continue;
+    }
+    const parts: ChatPart[] = [];
+    for (const p of m.content) {
+      if (p.type === 'text') parts.push({ type: 'text', text: p.text });
+      else {
+        signal.throwIfAborted();
+        parts.push({ type: 'image', image: await resolveImage(p.ref.url, p.ref.param, ctx.imageLimits) });
+      }
+    }
+    out.push({ role: m.role, content: parts });
+  }
+  return out;
+}
+
+/** max_new_tokens within the cap and, when the model can count its prompt, within its context. */
+async function tokenBudget(model: ChatModel, messages: ChatMessage[], req: ChatRequest, ctx: ServeContext): Promise<number> {
+  let budget = req.maxTokens ?? ctx.limits.defaultMaxTokens;
+  const contextLength = model.info.contextLength;
+  if (contextLength && model.countPromptTokens) {
+    const prompt = await model.countPromptTokens(messages);
+    const room = contextLength - prompt;
+    if (room <= 0 || (req.maxTokens !== undefined && req.maxTokens > room)) {
+      throw badRequest(
+        `this model's context is ${contextLength} tokens; the prompt uses ${prompt} and ${req.maxTokens ?? 1} more were asked for`,
+        'messages',
+        'context_length_exceeded',
+      );
+    }
+    budget = Math.min(budget, room);
+  }
+  return budget;
+}
+
+/** Runs one generation to the end (draining the deltas) and returns its result. */
+async function generate(model: ChatModel, messages: ChatMessage[], opts: GenerationOptions): Promise<GenerationResult> {
+  const stream = model.chat(messages, opts);
+  for await (const _delta of stream) {
+    // Non-streamed: the text is taken from the result.
+  }
+  return await stream.result;
+}
+
+function shutdownError(): ApiError {
+  return new ApiError(503, 'server is shutting down; the generation was stopped', 'shutting_down');
+}
+
+export async function handleChat(raw: Request, ctx: ServeContext): Promise<Response> {
+  const req = parseChatRequest(await readJsonBody(raw, ctx.limits.maxBodyBytes), ctx.limits);
+  const entry = ctx.lookup(req.model);
+  if (entry.model.kind !== 'chat') {
+    throw badRequest(`model "${entry.name}" is an embedding model; use /v1/embeddings or /v1/classify`, 'model', 'wrong_model_kind');
+  }
+  const model = entry.model;
+  const maxImages = Math.min(ctx.limits.maxImagesPerRequest, model.maxImages ?? Infinity);
+  if (req.images.length > maxImages) {
+    throw badRequest(`the request has ${req.images.length} images; at most ${maxImages} are allowed`, 'messages', 'too_many_images');
+  }
+  const job = ctx.begin(raw.signal);
+  let slot: Slot | undefined;
+  let handedOff = false;
+  try {
+    // Admission first (cheap, synchronous); decoding happens while waiting for the model.
+    slot = ctx.enter(entry, job.signal);
+    const messages = await resolveMessages(req, ctx, job.signal);
+    const opts: GenerationOptions = { ...req.gen, maxNewTokens: await tokenBudget(model, messages, req, ctx), signal: job.signal };
+    if (req.stream) {
+      handedOff = true; // the stream releases the slot and ends the job
+      return streamResponse(entry, model, messages, opts, req, job, slot);
+    }
+    await slot.ready;
+    const result = await generate(model, messages, opts);
+    if (result.finishReason === 'abort' && job.cause() === 'shutdown') throw shutdownError();
+    return Response.json(chatCompletion({ id: completionId(), created: unixSeconds(), model: entry.name }, result));
+  } catch (err) {
+    // A waiter removed by its own abort has no one to answer; any status will do.
+    throw job.cause() === 'shutdown' ? shutdownError() : err;
+  } finally {
+    if (!handedOff) {
+      slot?.release();
+      job.end();
+    }
+  }
+}
+
+/** SSE: a role chunk at once, content deltas, a finish chunk, an optional usage chunk, then [DONE]. */
+function streamResponse(
+  entry: ModelEntry,
+  model: ChatModel,
+  messages: ChatMessage[],
+  opts: GenerationOptions,
+  req: ChatRequest,
+  job: Job,
+  slot: Slot,
+): Response {
+  const meta = { id: completionId(), created: unixSeconds(), model: entry.name };
+  const encoder = new TextEncoder();
+  let closed = false;
+  let out: ReadableStreamDefaultController<Uint8Array>;
+  const send = (data: unknown) => {
+    if (closed) return;
+    try {
+      out.enqueue(encoder.encode(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`));
+    } catch {
+      closed = true;
+    }
+  };
+  const finish = () => {
+    slot.release();
+    job.end();
+    if (closed) return;
+    closed = true;
+    try {
+      out.close();
+    } catch {
+      // already cancelled by the client
+    }
+  };
+  const pump = async () => {
+    try {
+      send(chatChunk(meta, { role: 'assistant', content: '' }, null, req.includeUsage));
+      await slot.ready;
+      const stream = model.chat(messages, opts);
+      for await (const delta of stream) if (delta) send(chatChunk(meta, { content: delta }, null, req.includeUsage));
+      const result = await stream.result;
+      if (result.finishReason === 'abort' && job.cause() === 'shutdown') throw shutdownError();
+      send(chatChunk(meta, {}, finishReasonOf(result.finishReason), req.includeUsage));
+      if (req.includeUsage) send(usageChunk(meta, usageOf(result)));
+      send('[DONE]');
+    } catch (err) {
+      if (job.cause() !== 'client') {
+        // Headers are gone already: report the error in-band, as OpenAI does (clients raise it).
+        const e = job.cause() === 'shutdown' ? shutdownError() : toApiError(err);
+        if (e.status >= 500 && e.code !== 'shutting_down') console.error('tsvlm serve: generation failed:', err);
+        send(e.body());
+      }
+    } finally {
+      finish();
+    }
+  };
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      out = controller;
+      void pump();
+    },
+    cancel() {
+      // The client went away (node-server cancels the body stream): stop the model.
+      closed = true;
+      job.abort('client');
+    },
+  });
+  return new Response(body, {
+    headers: {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    },
+  });
+}

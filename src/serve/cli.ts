@@ -1,0 +1,232 @@
+// `tsvlm serve`: parse flags, load the models (through the injected `load`, so this module does not
+// import the engine), listen (loopback unless told), and shut down cleanly on SIGINT/SIGTERM.
+import { basename, resolve } from 'node:path';
+import type { LoadOptions, Model } from '../api.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
+import { createServer, type ListenInfo, type TsvlmServer } from './server.js';
+
+export const SERVE_USAGE = `Usage: tsvlm serve --model DIR [--model NAME=DIR]... [options]
+
+Serves models over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/embeddings,
+/v1/models, /v1/classify) with a web chat page at /.
+
+Options:
+  --model DIR | NAME=DIR   model folder (config.json + safetensors); repeatable. NAME defaults to the folder name
+  --host HOST              address to bind (default 127.0.0.1; use 0.0.0.0 to expose on the network)
+  --port PORT              port (default 8080; 0 picks a free one)
+  --api-key KEY            require "Authorization: Bearer KEY" on /v1 (or set TSVLM_API_KEY)
+  --image-dir DIR          allow file:// image URLs for files inside DIR
+  --cors ORIGIN            allow browser calls from ORIGIN (repeatable; "*" for any)
+  --device cpu|webgpu      where the models run (default cpu)
+  --queue-size N           requests waiting per model before 429 (default ${DEFAULT_LIMITS.queueSize})
+  --max-tokens-cap N       largest max_tokens a client may ask for (default ${DEFAULT_LIMITS.maxTokensCap})
+  --max-images N           images per request (default ${DEFAULT_LIMITS.maxImagesPerRequest})
+  --max-image-pixels N     width × height per image (default ${DEFAULT_LIMITS.maxImagePixels})
+  --max-body-bytes N       request body size (default ${DEFAULT_LIMITS.maxBodyBytes})
+  -h, --help               show this help
+`;
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export interface ServeArgs {
+  models: Array<{ name: string; dir: string }>;
+  host: string;
+  port: number;
+  apiKey?: string;
+  imageDir?: string;
+  cors?: string[];
+  device?: 'cpu' | 'webgpu';
+  limits: Partial<Limits>;
+  help: boolean;
+}
+
+const LIMIT_FLAGS: Record<string, keyof Limits> = {
+  '--queue-size': 'queueSize',
+  '--max-tokens-cap': 'maxTokensCap',
+  '--max-images': 'maxImagesPerRequest',
+  '--max-image-pixels': 'maxImagePixels',
+  '--max-body-bytes': 'maxBodyBytes',
+};
+
+function parseInteger(flag: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new UsageError(`${flag} expects an integer from ${min} to ${max} (got "${v}")`);
+  }
+  return Number(v);
+}
+
+/** NAME=DIR when the part before "=" looks like a name (no path separator); otherwise a folder. */
+function parseModelSpec(spec: string): { name: string; dir: string } {
+  const eq = spec.indexOf('=');
+  if (eq > 0 && !/[\\/]/.test(spec.slice(0, eq))) {
+    const name = spec.slice(0, eq);
+    const dir = spec.slice(eq + 1);
+    if (!dir) throw new UsageError(`--model ${spec}: the folder after "=" is missing`);
+    return { name, dir: resolve(dir) };
+  }
+  const dir = resolve(spec);
+  return { name: basename(dir), dir };
+}
+
+export function parseServeArgs(argv: string[], env: Record<string, string | undefined> = process.env): ServeArgs {
+  const args: ServeArgs = { models: [], host: '127.0.0.1', port: 8080, limits: {}, help: false };
+  if (env.TSVLM_API_KEY) args.apiKey = env.TSVLM_API_KEY;
+  for (let i = 0; i < argv.length; i++) {
+    let flag = argv[i]!;
+    let value: string | undefined;
+    const eq = flag.startsWith('--') ? flag.indexOf('=') : -1;
+    if (eq > 0) {
+      value = flag.slice(eq + 1);
+      flag = flag.slice(0, eq);
+    }
+    const take = (): string => {
+      if (value !== undefined) return value;
+      const v = argv[++i];
+      if (v === undefined || (v.startsWith('--') && v.length > 2)) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '-h':
+      case '--help':
+        args.help = true;
+        break;
+      case '--model':
+        args.models.push(parseModelSpec(take()));
+        break;
+      case '--host':
+        args.host = take();
+        break;
+      case '--port':
+        args.port = parseInteger('--port', take(), 0, 65535);
+        break;
+      case '--api-key':
+        args.apiKey = take();
+        if (!args.apiKey) throw new UsageError('--api-key must not be empty');
+        break;
+      case '--image-dir':
+        args.imageDir = resolve(take());
+        break;
+      case '--cors':
+        (args.cors ??= []).push(take());
+        break;
+      case '--device': {
+        const d = take();
+        if (d !== 'cpu' && d !== 'webgpu') throw new UsageError(`--device expects cpu or webgpu (got "${d}")`);
+        args.device = d;
+        break;
+      }
+      default: {
+        const limit = LIMIT_FLAGS[flag];
+        if (!limit) throw new UsageError(`unknown option "${argv[i]}" (see tsvlm serve --help)`);
+        args.limits[limit] = parseInteger(flag, take(), limit === 'queueSize' ? 0 : 1);
+      }
+    }
+  }
+  if (!args.help && args.models.length === 0) throw new UsageError('at least one --model DIR is needed (see tsvlm serve --help)');
+  const names = new Set<string>();
+  for (const m of args.models) {
+    if (names.has(m.name)) throw new UsageError(`two models are named "${m.name}"; name them with --model NAME=DIR`);
+    names.add(m.name);
+  }
+  return args;
+}
+
+export interface ServeIO {
+  /** Human-readable output (default: console.log / console.error). */
+  out?: (line: string) => void;
+  err?: (line: string) => void;
+  /** Called once the server listens. */
+  onListening?: (info: ListenInfo, server: TsvlmServer) => void;
+  /** Stops the server when aborted (tests; embedding in other programs). */
+  stop?: AbortSignal;
+  /** Signals that stop the server (default SIGINT and SIGTERM). */
+  signals?: NodeJS.Signals[];
+  /** Per-request access log. */
+  accessLog?: boolean;
+}
+
+export type LoadFn = (dir: string, opts?: LoadOptions) => Promise<Model>;
+
+/**
+ * Runs `tsvlm serve` until a signal (or io.stop) and resolves with the exit code:
+ * 0 after a clean shutdown, 1 when a model or the port fails, 2 for bad usage.
+ */
+export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): Promise<number> {
+  const out = io.out ?? ((s: string) => console.log(s));
+  const err = io.err ?? ((s: string) => console.error(s));
+  let args: ServeArgs;
+  try {
+    args = parseServeArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    err(`tsvlm serve: ${e.message}`);
+    return 2;
+  }
+  if (args.help) {
+    out(SERVE_USAGE);
+    return 0;
+  }
+  const models: Array<{ name: string; model: Model }> = [];
+  const disposeAll = async () => {
+    for (const { model } of models.splice(0)) await model.dispose().catch(() => {});
+  };
+  try {
+    for (const { name, dir } of args.models) {
+      out(`loading ${name} from ${dir} ...`);
+      const t0 = Date.now();
+      const model = await load(dir, { name, ...(args.device ? { device: args.device } : {}) });
+      models.push({ name, model });
+      out(`loaded ${name} (${model.kind}, ${model.info.modelType}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+  } catch (e) {
+    err(`tsvlm serve: ${(e as Error).message}`);
+    await disposeAll();
+    return 1;
+  }
+  let server: TsvlmServer;
+  let info: ListenInfo;
+  try {
+    server = createServer({
+      models,
+      ...(args.apiKey ? { apiKey: args.apiKey } : {}),
+      ...(args.imageDir ? { localImageDir: args.imageDir } : {}),
+      ...(args.cors ? { cors: args.cors.length === 1 ? args.cors[0]! : args.cors } : {}),
+      limits: args.limits,
+      ...(io.accessLog !== false ? { log: out } : {}),
+    });
+    info = await server.listen(args.host, args.port);
+  } catch (e) {
+    err(`tsvlm serve: ${(e as Error).message}`);
+    await disposeAll();
+    return 1;
+  }
+  out(`tsvlm serve: listening on ${info.url} (web page at ${info.url}/, API at ${info.url}/v1)`);
+  if (!isLoopback(info.host)) out('tsvlm serve: warning: reachable from other machines' + (args.apiKey ? '' : ' and no --api-key is set'));
+  io.onListening?.(info, server);
+
+  await new Promise<void>((resolveStop) => {
+    const signals = io.signals ?? ['SIGINT', 'SIGTERM'];
+    const stop = () => {
+      for (const s of signals) process.off(s, stop);
+      io.stop?.removeEventListener('abort', stop);
+      resolveStop();
+    };
+    for (const s of signals) process.on(s, stop);
+    if (io.stop?.aborted) stop();
+    else io.stop?.addEventListener('abort', stop, { once: true });
+  });
+  out('tsvlm serve: shutting down (stopping generations in progress) ...');
+  await server.close();
+  await disposeAll();
+  out('tsvlm serve: stopped');
+  return 0;
+}
+
+function isLoopback(host: string): boolean {
+  return host === '::1' || host.startsWith('127.') || host === 'localhost' || host === '::ffff:127.0.0.1';
+}

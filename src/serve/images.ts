@@ -1,0 +1,100 @@
+// Image URLs from requests → decoded pixels. Only `data:image/...;base64,` URLs, plus `file://`
+// paths inside --image-dir; the server never fetches http(s) (no SSRF, no waiting on the network).
+// The size is checked from the header before decoding, so a decompression bomb costs nothing.
+import { realpath, stat, readFile } from 'node:fs/promises';
+import { sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InputError, type DecodedImage } from '../api.js';
+import { ApiError, badRequest, tooLarge } from './errors.js';
+import { decodeImage, readImageHeader } from './image-codec.js';
+
+export interface ImageLimits {
+  maxPixels: number;
+  /** Largest encoded image read from a file:// path. */
+  maxBytes: number;
+  /** Resolved --image-dir, or undefined when file:// URLs are off. */
+  localImageDir?: string;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Decodes the base64 payload of a data: URL, refusing anything that is not strict base64. */
+export function parseDataUrl(url: string, param: string): Uint8Array {
+  const comma = url.indexOf(',');
+  const head = comma < 0 ? url : url.slice(0, comma);
+  if (comma < 0 || !/^data:image\/[a-z0-9.+-]+(;[^;,]*)*;base64$/i.test(head)) {
+    throw badRequest(`${param}: expected a data URL like "data:image/png;base64,..."`, param, 'invalid_image_url');
+  }
+  // Clients sometimes wrap base64 in lines; whitespace is not data.
+  let payload = url.slice(comma + 1);
+  if (/\s/.test(payload)) payload = payload.replace(/\s+/g, '');
+  if (payload.length === 0 || payload.length % 4 === 1 || !BASE64.test(payload)) {
+    throw badRequest(`${param}: the data URL is not valid base64`, param, 'invalid_base64');
+  }
+  const buf = Buffer.from(payload, 'base64');
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** Reads a file:// URL that must resolve (symlinks included) inside the image folder. */
+async function readLocalFile(url: string, param: string, limits: ImageLimits): Promise<Uint8Array> {
+  if (!limits.localImageDir) {
+    throw badRequest(`${param}: file:// URLs are off; start the server with --image-dir DIR to allow them`, param, 'invalid_image_url');
+  }
+  let path: string;
+  try {
+    path = fileURLToPath(url);
+  } catch {
+    throw badRequest(`${param}: not a valid local file:// URL`, param, 'invalid_image_url');
+  }
+  let real: string;
+  try {
+    real = await realpath(path);
+  } catch {
+    throw badRequest(`${param}: no such file under --image-dir`, param, 'invalid_image_url');
+  }
+  const root = limits.localImageDir.endsWith(sep) ? limits.localImageDir : limits.localImageDir + sep;
+  if (!real.startsWith(root)) {
+    throw badRequest(`${param}: the file is outside --image-dir`, param, 'invalid_image_url');
+  }
+  const st = await stat(real);
+  if (!st.isFile()) throw badRequest(`${param}: not a regular file`, param, 'invalid_image_url');
+  if (st.size > limits.maxBytes) {
+    throw tooLarge(`${param}: the file is ${st.size} bytes (limit ${limits.maxBytes})`, param, 'image_too_large');
+  }
+  return new Uint8Array(await readFile(real));
+}
+
+/** Bytes of an image URL (data: or file://); anything else is refused with a 400 that says why. */
+export async function imageBytes(url: string, param: string, limits: ImageLimits): Promise<Uint8Array> {
+  const scheme = url.slice(0, url.indexOf(':') + 1).toLowerCase();
+  if (scheme === 'data:') return parseDataUrl(url, param);
+  if (scheme === 'file:') return readLocalFile(url, param, limits);
+  if (scheme === 'http:' || scheme === 'https:') {
+    throw badRequest(`${param}: remote image URLs are not fetched; send the image as a data: URL`, param, 'invalid_image_url');
+  }
+  throw badRequest(`${param}: unsupported image URL (expected data:image/...;base64,...)`, param, 'invalid_image_url');
+}
+
+/** Header check (format, pixel count) then decode; errors name the request field. */
+export async function decodeImageBytes(bytes: Uint8Array, param: string, limits: ImageLimits): Promise<DecodedImage> {
+  try {
+    const header = await readImageHeader(bytes, param);
+    const pixels = header.width * header.height;
+    if (pixels > limits.maxPixels) {
+      throw tooLarge(
+        `${param}: the image is ${header.width}x${header.height} (${pixels} pixels; limit ${limits.maxPixels})`,
+        param,
+        'image_too_large',
+      );
+    }
+    return await decodeImage(bytes, { maxPixels: limits.maxPixels, name: param });
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    if (err instanceof InputError) throw badRequest(err.message, param, 'invalid_image');
+    throw err;
+  }
+}
+
+export async function resolveImage(url: string, param: string, limits: ImageLimits): Promise<DecodedImage> {
+  return decodeImageBytes(await imageBytes(url, param, limits), param, limits);
+}

@@ -1,0 +1,510 @@
+// tsvlm web page: chat with streamed replies and images (chat models), zero-shot classification
+// (embedding models). Plain JS against this server's /v1 API; nothing is loaded from elsewhere.
+
+const $ = (id) => document.getElementById(id);
+const ACCEPTED = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
+
+const state = {
+  health: null,
+  models: [],
+  model: null,
+  /** Conversation in OpenAI message format (images as data URLs). */
+  history: [],
+  /** Images waiting to be sent: {dataUrl, name}. */
+  attachments: [],
+  classifyImage: null,
+  controller: null,
+};
+
+// ---------- helpers ----------
+
+function showError(message) {
+  const box = $('error');
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+function setStatus(message) {
+  $('status').textContent = message;
+}
+
+function apiKey() {
+  return $('api-key').value.trim();
+}
+
+function headers() {
+  const h = { 'Content-Type': 'application/json' };
+  const key = apiKey();
+  if (key) h.Authorization = `Bearer ${key}`;
+  return h;
+}
+
+/** Error text from an OpenAI-shaped error response (or the status line). */
+async function errorText(res) {
+  try {
+    const body = await res.json();
+    if (body && body.error && body.error.message) return `${res.status}: ${body.error.message}`;
+  } catch {
+    // not JSON
+  }
+  return `${res.status} ${res.statusText}`;
+}
+
+function readAsDataUrl(blob) {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(r.result);
+    r.onerror = () => reject(new Error('could not read the file'));
+    r.readAsDataURL(blob);
+  });
+}
+
+function loadImage(url) {
+  return new Promise((resolve, reject) => {
+    const img = new Image();
+    img.onload = () => resolve(img);
+    img.onerror = () => reject(new Error('the browser could not decode this image'));
+    img.src = url;
+  });
+}
+
+/**
+ * A data URL the server accepts: the file as it is when its format and size fit; otherwise
+ * re-encoded by the browser (PNG for other formats, scaled down as JPEG when over the pixel limit).
+ */
+async function prepareImage(file) {
+  if (!file.type.startsWith('image/')) throw new Error(`${file.name || 'file'}: not an image`);
+  const maxPixels = state.health?.limits?.max_image_pixels ?? 25_000_000;
+  const url = URL.createObjectURL(file);
+  try {
+    const img = await loadImage(url);
+    const pixels = img.naturalWidth * img.naturalHeight;
+    if (ACCEPTED.includes(file.type) && pixels <= maxPixels) return readAsDataUrl(file);
+    const scale = pixels > maxPixels ? Math.sqrt(maxPixels / pixels) * 0.99 : 1;
+    const canvas = document.createElement('canvas');
+    canvas.width = Math.max(1, Math.floor(img.naturalWidth * scale));
+    canvas.height = Math.max(1, Math.floor(img.naturalHeight * scale));
+    canvas.getContext('2d').drawImage(img, 0, 0, canvas.width, canvas.height);
+    return canvas.toDataURL(scale < 1 ? 'image/jpeg' : 'image/png', 0.92);
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+
+function imageFiles(list) {
+  return Array.from(list || []).filter((f) => f.type.startsWith('image/'));
+}
+
+// ---------- models ----------
+
+async function loadModels() {
+  showError('');
+  try {
+    const res = await fetch('/v1/models', { headers: headers() });
+    if (res.status === 401) {
+      $('key-field').hidden = false;
+      showError('This server needs an API key: enter it above.');
+      $('api-key').focus();
+      return;
+    }
+    if (!res.ok) throw new Error(await errorText(res));
+    const body = await res.json();
+    state.models = body.data;
+  } catch (err) {
+    showError(`Could not list the models: ${err.message}`);
+    return;
+  }
+  const select = $('model');
+  const previous = select.value;
+  select.replaceChildren(
+    ...state.models.map((m) => {
+      const o = document.createElement('option');
+      o.value = m.id;
+      o.textContent = `${m.id} (${m.kind === 'embedding' ? 'embedding' : 'chat'})`;
+      return o;
+    }),
+  );
+  select.disabled = state.models.length === 0;
+  if (state.models.some((m) => m.id === previous)) select.value = previous;
+  if (state.models.length === 0) showError('The server has no models.');
+  selectModel(select.value);
+}
+
+function selectModel(id) {
+  state.model = state.models.find((m) => m.id === id) || null;
+  const kind = state.model ? state.model.kind : '';
+  $('model-kind').textContent = state.model ? `${kind}${state.model.model_type ? ` · ${state.model.model_type}` : ''}` : '';
+  $('chat-view').hidden = kind !== 'chat';
+  $('classify-view').hidden = kind !== 'embedding';
+  if (kind === 'chat') {
+    const cap = state.health?.limits?.max_tokens_cap;
+    if (cap) $('max-tokens').max = String(cap);
+  }
+}
+
+// ---------- chat ----------
+
+function renderAttachments() {
+  const box = $('attachments');
+  box.replaceChildren(
+    ...state.attachments.map((a, i) => {
+      const fig = document.createElement('figure');
+      fig.className = 'thumb';
+      fig.setAttribute('role', 'listitem');
+      const img = document.createElement('img');
+      img.src = a.dataUrl;
+      img.alt = `Attached image ${i + 1}${a.name ? `: ${a.name}` : ''}`;
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.textContent = '×';
+      remove.setAttribute('aria-label', `Remove image ${i + 1}`);
+      remove.addEventListener('click', () => {
+        state.attachments.splice(i, 1);
+        renderAttachments();
+        $('prompt').focus();
+      });
+      fig.append(img, remove);
+      return fig;
+    }),
+  );
+}
+
+async function addAttachments(files) {
+  const max = state.model?.max_images ?? state.health?.limits?.max_images_per_request ?? 8;
+  for (const file of imageFiles(files)) {
+    if (state.attachments.length >= max) {
+      showError(`At most ${max} images per message.`);
+      break;
+    }
+    try {
+      state.attachments.push({ dataUrl: await prepareImage(file), name: file.name });
+    } catch (err) {
+      showError(err.message);
+    }
+  }
+  renderAttachments();
+}
+
+function addBubble(role, text, images = []) {
+  $('empty-hint')?.remove();
+  const div = document.createElement('div');
+  div.className = `msg ${role}`;
+  const who = document.createElement('span');
+  who.className = 'who';
+  who.textContent = role === 'user' ? 'You' : state.model?.id || 'Assistant';
+  const body = document.createElement('span');
+  body.className = 'text';
+  body.textContent = text;
+  div.append(who, body);
+  images.forEach((src, i) => {
+    const img = document.createElement('img');
+    img.src = src;
+    img.alt = `Image ${i + 1} sent with this message`;
+    div.append(img);
+  });
+  $('messages').append(div);
+  div.scrollIntoView({ block: 'end' });
+  return div;
+}
+
+function setBusy(busy) {
+  $('send').disabled = busy;
+  $('stop').disabled = !busy;
+  $('model').disabled = busy || state.models.length === 0;
+}
+
+function samplingOptions() {
+  const num = (id) => {
+    const v = Number($(id).value);
+    return Number.isFinite(v) ? v : undefined;
+  };
+  const opts = {};
+  const t = num('temperature');
+  const p = num('top-p');
+  const m = num('max-tokens');
+  if (t !== undefined) opts.temperature = t;
+  if (p !== undefined && p > 0 && p < 1) opts.top_p = p;
+  if (m !== undefined && m >= 1) opts.max_tokens = Math.floor(m);
+  return opts;
+}
+
+/** Reads an SSE body, calling onData for each `data:` payload. */
+async function readSse(body, onData) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += decoder.decode(value, { stream: true });
+    let sep;
+    while ((sep = buf.indexOf('\n\n')) >= 0) {
+      const event = buf.slice(0, sep);
+      buf = buf.slice(sep + 2);
+      const data = event
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trimStart())
+        .join('\n');
+      if (data && onData(data) === false) return;
+    }
+  }
+}
+
+async function send() {
+  if (state.controller || !state.model) return;
+  const text = $('prompt').value.trim();
+  if (!text && state.attachments.length === 0) {
+    $('prompt').focus();
+    return;
+  }
+  showError('');
+  const images = state.attachments.map((a) => a.dataUrl);
+  const content = images.length
+    ? [...(text ? [{ type: 'text', text }] : []), ...images.map((url) => ({ type: 'image_url', image_url: { url } }))]
+    : text;
+  const userMessage = { role: 'user', content };
+  addBubble('user', text, images);
+  $('prompt').value = '';
+  state.attachments = [];
+  renderAttachments();
+
+  const bubble = addBubble('assistant', '');
+  bubble.setAttribute('aria-busy', 'true');
+  const out = bubble.querySelector('.text');
+  const controller = new AbortController();
+  state.controller = controller;
+  setBusy(true);
+  setStatus('Generating…');
+  let reply = '';
+  let finish = null;
+  let failed = null;
+  const t0 = performance.now();
+  try {
+    const res = await fetch('/v1/chat/completions', {
+      method: 'POST',
+      headers: headers(),
+      body: JSON.stringify({
+        model: state.model.id,
+        messages: [...state.history, userMessage],
+        stream: true,
+        stream_options: { include_usage: true },
+        ...samplingOptions(),
+      }),
+      signal: controller.signal,
+    });
+    if (!res.ok) throw new Error(await errorText(res));
+    let usage = null;
+    await readSse(res.body, (data) => {
+      if (data === '[DONE]') return false;
+      const chunk = JSON.parse(data);
+      if (chunk.error) throw new Error(chunk.error.message);
+      if (chunk.usage) usage = chunk.usage;
+      for (const c of chunk.choices || []) {
+        if (c.delta && c.delta.content) {
+          reply += c.delta.content;
+          out.textContent = reply;
+          bubble.scrollIntoView({ block: 'end' });
+        }
+        if (c.finish_reason) finish = c.finish_reason;
+      }
+      return true;
+    });
+    const secs = (performance.now() - t0) / 1000;
+    setStatus(usage ? `${usage.completion_tokens} tokens in ${secs.toFixed(1)} s (prompt ${usage.prompt_tokens} tokens)` : '');
+  } catch (err) {
+    if (err.name === 'AbortError') finish = 'stopped';
+    else failed = err.message;
+  } finally {
+    state.controller = null;
+    bubble.removeAttribute('aria-busy');
+    setBusy(false);
+  }
+  if (failed) {
+    showError(failed);
+    setStatus('');
+    if (!reply) {
+      bubble.remove(); // the failed turn is not kept in the history
+      return;
+    }
+  }
+  const note = finish === 'length' ? 'stopped at the token limit' : finish === 'stopped' ? 'stopped' : '';
+  if (note) {
+    const n = document.createElement('span');
+    n.className = 'note';
+    n.textContent = `(${note})`;
+    bubble.append(n);
+    if (finish === 'stopped') setStatus('Stopped.');
+  }
+  state.history.push(userMessage, { role: 'assistant', content: reply });
+  $('prompt').focus();
+}
+
+function clearChat() {
+  state.controller?.abort();
+  state.history = [];
+  state.attachments = [];
+  renderAttachments();
+  const hint = document.createElement('p');
+  hint.className = 'hint';
+  hint.id = 'empty-hint';
+  hint.textContent = 'Ask a question. Add images with the button, by pasting, or by dropping them here.';
+  $('messages').replaceChildren(hint);
+  showError('');
+  setStatus('');
+  $('prompt').focus();
+}
+
+// ---------- classification ----------
+
+async function setClassifyImage(files) {
+  const [file] = imageFiles(files);
+  if (!file) return;
+  try {
+    state.classifyImage = await prepareImage(file);
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  const img = $('classify-preview');
+  img.src = state.classifyImage;
+  img.alt = `Image to classify${file.name ? `: ${file.name}` : ''}`;
+  img.hidden = false;
+  $('classify-drop-hint').hidden = true;
+  $('scores').replaceChildren();
+}
+
+async function classify() {
+  if (!state.model) return;
+  showError('');
+  const labels = $('labels')
+    .value.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (!state.classifyImage) return showError('Choose an image first.');
+  if (labels.length === 0) return showError('Enter at least one label.');
+  $('classify').disabled = true;
+  setStatus('Classifying…');
+  try {
+    const res = await fetch('/v1/classify', {
+      method: 'POST',
+      headers: headers(),
+      body: JSON.stringify({ model: state.model.id, image: state.classifyImage, labels }),
+    });
+    if (!res.ok) throw new Error(await errorText(res));
+    const body = await res.json();
+    renderScores(body.data);
+    setStatus(`${body.data.length} labels scored.`);
+  } catch (err) {
+    showError(`Classification failed: ${err.message}`);
+    setStatus('');
+  } finally {
+    $('classify').disabled = false;
+  }
+}
+
+function renderScores(data) {
+  $('scores').replaceChildren(
+    ...data.map((d) => {
+      const li = document.createElement('li');
+      const label = document.createElement('span');
+      label.className = 'label';
+      label.textContent = d.label;
+      const track = document.createElement('span');
+      track.className = 'track';
+      track.setAttribute('aria-hidden', 'true');
+      const fill = document.createElement('span');
+      fill.className = 'fill';
+      fill.style.width = `${(d.score * 100).toFixed(1)}%`;
+      track.append(fill);
+      const score = document.createElement('span');
+      score.className = 'score';
+      score.textContent = d.score.toFixed(3);
+      li.append(label, track, score);
+      return li;
+    }),
+  );
+}
+
+// ---------- wiring ----------
+
+function dropTarget(el, onFiles) {
+  el.addEventListener('dragover', (e) => {
+    if (!Array.from(e.dataTransfer?.types || []).includes('Files')) return;
+    e.preventDefault();
+    el.classList.add('dragging');
+  });
+  el.addEventListener('dragleave', () => el.classList.remove('dragging'));
+  el.addEventListener('drop', (e) => {
+    e.preventDefault();
+    el.classList.remove('dragging');
+    onFiles(e.dataTransfer?.files);
+  });
+}
+
+function wire() {
+  $('model').addEventListener('change', (e) => selectModel(e.target.value));
+  $('api-key').addEventListener('change', () => {
+    sessionStorage.setItem('tsvlm-api-key', apiKey());
+    loadModels();
+  });
+
+  $('chat-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    send();
+  });
+  $('prompt').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      send();
+    }
+  });
+  $('stop').addEventListener('click', () => state.controller?.abort());
+  $('clear').addEventListener('click', clearChat);
+  $('attach').addEventListener('click', () => $('file-input').click());
+  $('file-input').addEventListener('change', async (e) => {
+    await addAttachments(e.target.files);
+    e.target.value = '';
+    $('prompt').focus();
+  });
+  dropTarget($('chat-view'), addAttachments);
+
+  $('classify-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    classify();
+  });
+  $('classify-pick').addEventListener('click', () => $('classify-file').click());
+  $('classify-file').addEventListener('change', (e) => {
+    setClassifyImage(e.target.files);
+    e.target.value = '';
+  });
+  dropTarget($('classify-drop'), setClassifyImage);
+
+  // Paste goes to whichever view is showing.
+  document.addEventListener('paste', (e) => {
+    const files = imageFiles(e.clipboardData?.files);
+    if (files.length === 0) return;
+    e.preventDefault();
+    if (state.model?.kind === 'embedding') setClassifyImage(files);
+    else addAttachments(files);
+  });
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && state.controller) state.controller.abort();
+  });
+}
+
+async function init() {
+  wire();
+  const saved = sessionStorage.getItem('tsvlm-api-key');
+  if (saved) $('api-key').value = saved;
+  try {
+    const res = await fetch('/health');
+    state.health = await res.json();
+  } catch {
+    state.health = null;
+  }
+  if (state.health?.auth) $('key-field').hidden = false;
+  await loadModels();
+}
+
+init();
