@@ -1,9 +1,9 @@
 // A decoder graph on an ORT session plus the TypeScript half of a forward pass: RoPE tables,
 // masks, the KV cache. Models (llama.ts, sail.ts, ...) provide the DecoderSpec; this runs it.
 import type { WeightStore } from '../io/checkpoint.js';
-import { buildDecoderGraph, type DecoderSpec } from '../nn/decoder.js';
+import { buildCacheCopyGraph, buildDecoderGraph, type DecoderSpec } from '../nn/decoder.js';
 import { createSession, ort, i64Tensor, type SessionOptions } from '../graph/session.js';
-import { KvCache } from './kv-cache.js';
+import { GpuKvCache, KvCache, type KvStore } from './kv-cache.js';
 import { buildMask } from './mask.js';
 import { invFreq, ropeTables, type RopeConfig } from './rope.js';
 
@@ -16,7 +16,7 @@ export interface DecoderLMOptions extends SessionOptions {
 
 /** State of a batch of sequences: cache, padding and next positions per row. */
 export interface SeqState {
-  cache: KvCache;
+  cache: KvStore;
   /** Left-padding slots per row (masked as keys forever). */
   leftPad: number[];
   /** Next RoPE position per row (scalar positions; M-RoPE prefixes set this after prefill). */
@@ -45,16 +45,32 @@ export class DecoderLM {
     readonly slidingWindow: number | undefined,
   ) {}
 
+  private copier: ort.InferenceSession | undefined;
+
   static async create(store: WeightStore, spec: DecoderSpec, rope: RopeConfig, opts: DecoderLMOptions, slidingWindow?: number): Promise<DecoderLM> {
-    const graph = buildDecoderGraph(store, spec, { input: opts.input, lastLogitsOnly: !opts.allLogits, hiddenStates: opts.hiddenStates });
-    const session = await createSession(graph, opts);
+    // On WebGPU the cache stays on the device: the graph returns whole present key/values there.
+    const gpu = opts.device === 'webgpu';
+    const graph = buildDecoderGraph(store, spec, { input: opts.input, lastLogitsOnly: !opts.allLogits, hiddenStates: opts.hiddenStates, cacheOutputs: gpu ? 'present' : 'new' });
+    const gpuOutputs = gpu ? Array.from({ length: spec.numLayers }, (_, i) => [`present_key.${i}`, `present_value.${i}`]).flat() : undefined;
+    const session = await createSession(graph, { ...opts, gpuOutputs });
     return new DecoderLM(spec, rope, session, opts, slidingWindow ?? undefined);
+  }
+
+  private async copyOnGpu(t: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+    if (!this.copier) {
+      const names = Array.from({ length: this.spec.numLayers }, (_, i) => [`copy_key.${i}`, `copy_value.${i}`]).flat();
+      this.copier = await createSession(buildCacheCopyGraph(this.spec), { device: 'webgpu', gpuOutputs: names });
+    }
+    return this.copier.run(t);
   }
 
   newState(batch: number, leftPad?: number[], capacity = 64): SeqState {
     const pad = leftPad ?? new Array(batch).fill(0);
+    const { numLayers, numKvHeads, headDim } = this.spec;
     return {
-      cache: new KvCache(this.spec.numLayers, batch, this.spec.numKvHeads, this.spec.headDim, capacity),
+      cache: this.opts.device === 'webgpu'
+        ? new GpuKvCache(numLayers, batch, numKvHeads, headDim, (t) => this.copyOnGpu(t))
+        : new KvCache(numLayers, batch, numKvHeads, headDim, capacity),
       leftPad: pad,
       // A row's first real token (after its padding) gets position 0.
       nextPos: pad.map((p) => -p),
@@ -108,6 +124,7 @@ export class DecoderLM {
   }
 
   async release(): Promise<void> {
+    await this.copier?.release();
     await this.session.release();
   }
 }

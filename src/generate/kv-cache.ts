@@ -3,7 +3,7 @@
 // only the new entries (no per-step reallocation of the whole cache).
 import { ort } from '../graph/session.js';
 
-export class KvCache {
+export class KvCache implements KvStore {
   length = 0;
   private keys: Float32Array[];
   private values: Float32Array[];
@@ -75,5 +75,75 @@ export class KvCache {
   truncate(len: number): void {
     if (len < 0 || len > this.length) throw new Error(`cannot truncate a cache of ${this.length} to ${len}`);
     this.length = len;
+  }
+}
+
+/** What the decoder needs from a cache; KvCache (CPU buffers) and GpuKvCache implement it. */
+export interface KvStore {
+  readonly length: number;
+  readonly batch: number;
+  readonly bytes: number;
+  feeds(): Record<string, ort.Tensor>;
+  append(outputs: Record<string, ort.Tensor>, seq: number): void;
+  fork(extraCapacity?: number): KvStore | Promise<KvStore>;
+}
+
+/**
+ * Cache kept on the GPU (WebGPU): the decoder graph returns the whole present key/values
+ * (present_key.i, time-major [T, B, KV, hd]) into GPU buffers (preferredOutputLocation), which
+ * are fed back as the next step's past without ever coming to the CPU.
+ */
+export class GpuKvCache implements KvStore {
+  length = 0;
+  private past: Record<string, ort.Tensor>;
+
+  constructor(
+    readonly numLayers: number,
+    readonly batch: number,
+    readonly kvHeads: number,
+    readonly headDim: number,
+    private readonly copier?: (t: Record<string, ort.Tensor>) => Promise<Record<string, ort.Tensor>>,
+  ) {
+    const empty = new Float32Array(0);
+    this.past = {};
+    for (let i = 0; i < numLayers; i++) {
+      this.past[`past_key.${i}`] = new ort.Tensor('float32', empty, [0, batch, kvHeads, headDim]);
+      this.past[`past_value.${i}`] = new ort.Tensor('float32', empty, [0, batch, kvHeads, headDim]);
+    }
+  }
+
+  get bytes(): number {
+    return 2 * this.numLayers * this.length * this.batch * this.kvHeads * this.headDim * 4;
+  }
+
+  feeds(): Record<string, ort.Tensor> {
+    return { ...this.past };
+  }
+
+  append(outputs: Record<string, ort.Tensor>, seq: number): void {
+    const next: Record<string, ort.Tensor> = {};
+    for (let i = 0; i < this.numLayers; i++) {
+      next[`past_key.${i}`] = outputs[`present_key.${i}`]!;
+      next[`past_value.${i}`] = outputs[`present_value.${i}`]!;
+    }
+    if (this.length > 0) for (const t of Object.values(this.past)) t.dispose();
+    this.past = next;
+    this.length += seq;
+  }
+
+  /** A copy made on the GPU by a small copy session (shared prefixes). */
+  async fork(): Promise<GpuKvCache> {
+    if (!this.copier) throw new Error('this GPU cache cannot be forked (no copy session)');
+    const c = new GpuKvCache(this.numLayers, this.batch, this.kvHeads, this.headDim, this.copier);
+    if (this.length > 0) {
+      const out = await this.copier(this.past);
+      c.past = {};
+      for (let i = 0; i < this.numLayers; i++) {
+        c.past[`past_key.${i}`] = out[`copy_key.${i}`]!;
+        c.past[`past_value.${i}`] = out[`copy_value.${i}`]!;
+      }
+    }
+    c.length = this.length;
+    return c;
   }
 }

@@ -26,7 +26,7 @@ export class PrefixCache {
   }
 
   /** A private copy of the cached state (with room for `extra` more tokens), or undefined. */
-  fork<T = unknown>(key: string, extraCapacity = 256): { state: SeqState; extra: T } | undefined {
+  async fork<T = unknown>(key: string, extraCapacity = 256): Promise<{ state: SeqState; extra: T } | undefined> {
     const e = this.map.get(key);
     if (!e) {
       this.misses++;
@@ -36,14 +36,14 @@ export class PrefixCache {
     this.map.delete(key);
     this.map.set(key, e); // most recently used last
     return {
-      state: { cache: e.state.cache.fork(extraCapacity), leftPad: [...e.state.leftPad], nextPos: [...e.state.nextPos] },
+      state: { cache: await e.state.cache.fork(extraCapacity), leftPad: [...e.state.leftPad], nextPos: [...e.state.nextPos] },
       extra: e.extra as T,
     };
   }
 
   /** Stores a copy of `state` (trimmed to its length) under `key`, evicting least recently used. */
-  put(key: string, state: SeqState, extra?: unknown): void {
-    const copy: SeqState = { cache: state.cache.fork(0), leftPad: [...state.leftPad], nextPos: [...state.nextPos] };
+  async put(key: string, state: SeqState, extra?: unknown): Promise<void> {
+    const copy: SeqState = { cache: await state.cache.fork(0), leftPad: [...state.leftPad], nextPos: [...state.nextPos] };
     const bytes = copy.cache.bytes;
     if (bytes > this.budgetBytes) return; // larger than the whole budget: not cached
     const old = this.map.get(key);

@@ -188,7 +188,7 @@ export class SailChatModel implements ChatModel {
   async imagePrefix(image: ImageInput): Promise<{ state: SeqState; length: number; cached: boolean }> {
     const img: DecodedImage = await decodeImage(image);
     const key = createHash('sha256').update(`${img.width}x${img.height}:${this.cfg.patchSize}:${this.maxPatches}:`).update(img.data).digest('hex');
-    const hit = this.prefixCache.fork<number>(key);
+    const hit = await this.prefixCache.fork<number>(key);
     if (hit) return { state: hit.state, length: hit.extra, cached: true };
     const { patches, nh, nw } = sailPreprocess(img, { patchSize: this.cfg.patchSize, maxPatches: this.maxPatches });
     const n = nh * nw;
@@ -202,7 +202,7 @@ export class SailChatModel implements ChatModel {
       rope: sailRope(this.cfg.rope, pos.map((a) => [a])),
       positions: [pos[0]!.map((_, t) => Math.max(pos[0]![t]!, pos[1]![t]!, pos[2]![t]!))],
     });
-    this.prefixCache.put(key, state, ids.length);
+    await this.prefixCache.put(key, state, ids.length);
     return { state, length: ids.length, cached: false };
   }
 

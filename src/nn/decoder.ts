@@ -10,6 +10,7 @@
 //       past_key.i, past_value.i [P, B, KV, hd]  (time-major: a prefix of a preallocated buffer)
 //   out logits [B, S, V] (or [B, 1, V] with lastLogitsOnly)
 //       new_key.i, new_value.i [S, B, KV, hd]  (only the new entries; the cache appends them)
+//       or present_key.i, present_value.i [T, B, KV, hd] (WebGPU: kept on the device)
 import { Graph, type Value } from '../graph/builder.js';
 import { GraphWeights } from './weights.js';
 import { activation, linear, linearOf, rmsNorm, flatten2d } from './layers.js';
@@ -56,6 +57,8 @@ export interface DecoderGraphOptions {
   lastLogitsOnly?: boolean;
   /** Also output hidden.embeddings, hidden.layer.i, hidden.final_norm (parity tests). */
   hiddenStates?: boolean;
+  /** 'new' (CPU cache appends new_key.i) or 'present' (whole present_key.i, kept on the GPU). */
+  cacheOutputs?: 'new' | 'present';
 }
 
 /** Checks the checkpoint against the spec (names and shapes) with one clear error. */
@@ -140,12 +143,17 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
     // New cache entries, time-major [S, B, KV, hd].
     const kNew = g.op('Transpose', [k], { perm: [1, 0, 2, 3] });
     const vNew = g.op('Transpose', [v], { perm: [1, 0, 2, 3] });
-    g.output(kNew, `new_key.${i}`);
-    g.output(vNew, `new_value.${i}`);
     const pk = g.input(`past_key.${i}`, 'float32', ['past', 'batch', KV, hd]);
     const pv = g.input(`past_value.${i}`, 'float32', ['past', 'batch', KV, hd]);
     const kAll = g.op('Concat', [pk, kNew], { axis: 0 }); // [T, B, KV, hd]
     const vAll = g.op('Concat', [pv, vNew], { axis: 0 });
+    if (opts.cacheOutputs === 'present') {
+      g.output(kAll, `present_key.${i}`);
+      g.output(vAll, `present_value.${i}`);
+    } else {
+      g.output(kNew, `new_key.${i}`);
+      g.output(vNew, `new_value.${i}`);
+    }
     const kT = g.op('Unsqueeze', [g.op('Transpose', [kAll], { perm: [1, 2, 3, 0] }), g.ints([2])]); // [B,KV,1,hd,T]
     const vT = g.op('Unsqueeze', [g.op('Transpose', [vAll], { perm: [1, 2, 0, 3] }), g.ints([2])]); // [B,KV,1,T,hd]
     const qG = g.op('Transpose', [g.op('Reshape', [q, shape([KV, G, hd])])], { perm: [0, 2, 3, 1, 4] }); // [B,KV,G,S,hd]
@@ -174,6 +182,19 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
     const names = ['hidden.embeddings', ...Array.from({ length: s.numLayers }, (_, i) => `hidden.layer.${i}`)];
     hidden.forEach((h, i) => g.output(g.op('Reshape', [h, shape([D])]), names[i]!));
     if (!opts.lastLogitsOnly) g.output(g.op('Reshape', [normed, shape([D])]), 'hidden.final_norm');
+  }
+  return g;
+}
+
+/** Copies every layer's past key/value (a GPU cache fork): copy_key.i = past_key.i. */
+export function buildCacheCopyGraph(s: DecoderSpec): Graph {
+  const g = new Graph('kv_copy');
+  for (let i = 0; i < s.numLayers; i++) {
+    for (const kind of ['key', 'value']) {
+      const x = g.input(`past_${kind}.${i}`, 'float32', ['past', 'batch', s.numKvHeads, s.headDim]);
+      // Mul by 1 rather than Identity, so the output is a new buffer ORT cannot alias away.
+      g.output(g.op('Mul', [x, g.scalar(1)]), `copy_${kind}.${i}`);
+    }
   }
   return g;
 }

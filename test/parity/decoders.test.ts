@@ -1,7 +1,7 @@
 // Decoder LLM parity against transformers (*ForCausalLM) for every decoder fixture found:
 // full-forward logits and hidden states, KV-cached greedy decoding, left-padded batches.
 import { describe, it, expect } from 'vitest';
-import { discoverFixtures, checkTensor, type Fixture } from '../helpers/fixtures.js';
+import { discoverFixtures, checkTensor, DEVICE, deviceTolerance, type Fixture } from '../helpers/fixtures.js';
 import { WeightStore } from '../../src/io/checkpoint.js';
 import { DECODER_TYPES, parseDecoderConfig } from '../../src/models/decoders.js';
 import { DecoderLM } from '../../src/generate/decoder-lm.js';
@@ -20,8 +20,8 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('decoder pa
   const cfg = parseDecoderConfig(fx.config!, store);
   let full: DecoderLM | undefined;
   let last: DecoderLM | undefined;
-  const getFull = async () => (full ??= await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', allLogits: true, hiddenStates: true }, cfg.slidingWindow));
-  const getLast = async () => (last ??= await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids' }, cfg.slidingWindow));
+  const getFull = async () => (full ??= await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', allLogits: true, hiddenStates: true, device: DEVICE }, cfg.slidingWindow));
+  const getLast = async () => (last ??= await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', device: DEVICE }, cfg.slidingWindow));
 
   for (const c of fx.cases) {
     it(c.name, async () => {
@@ -43,9 +43,9 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('decoder pa
         const suffix = key.slice(key.indexOf('.') + 1);
         if (suffix === 'logits') {
           const valid = mask ? (i: number) => mask.flat()[Math.floor(i / V)] === 1 : undefined;
-          checkTensor(fx, c, key, out.logits!.data as Float32Array, valid);
+          checkTensor(fx, c, key, out.logits!.data as Float32Array, valid, deviceTolerance());
         } else if (suffix.startsWith('hidden.')) {
-          checkTensor(fx, c, key, out[suffix]!.data as Float32Array);
+          checkTensor(fx, c, key, out[suffix]!.data as Float32Array, undefined, deviceTolerance());
         }
       }
 
@@ -73,7 +73,7 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('decoder pa
       const nSteps = fx.shape(slKey)[0]!;
       const gotSteps = new Float32Array(nSteps * B * V);
       for (let k = 0; k < nSteps; k++) for (let b = 0; b < B; b++) gotSteps.set(stepLogits[k * B + b]!, (k * B + b) * V);
-      checkTensor(fx, c, slKey, gotSteps);
+      checkTensor(fx, c, slKey, gotSteps, undefined, deviceTolerance());
 
       // The cached decode must equal a full recompute of the same sequence.
       const seqFull = ids.map((r, b) => [...r, ...got[b]!.slice(0, -1)]);
@@ -84,7 +84,7 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('decoder pa
       let worst = 0;
       fl.forEach((r, b) => r.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - cl[b]![i]!)))));
       console.log(`parity ${fx.name} ${c.name} cache-vs-nocache: worst ${worst.toExponential(2)} (tol 1e-4)`);
-      expect(worst).toBeLessThanOrEqual(1e-4);
+      expect(worst).toBeLessThanOrEqual(deviceTolerance()?.abs ?? 1e-4);
     });
   }
 });

@@ -1,7 +1,7 @@
 // SAIL parity against modeling_sail.py (SailForCausalLM) for every SAIL fixture found:
 // vis_embed, 3-axis positions, prefix mask, full-forward logits, prefix-cache logits, greedy ids.
 import { describe, it, expect } from 'vitest';
-import { discoverFixtures, checkTensor, type Fixture } from '../helpers/fixtures.js';
+import { discoverFixtures, checkTensor, DEVICE, deviceTolerance, type Fixture } from '../helpers/fixtures.js';
 import { WeightStore } from '../../src/io/checkpoint.js';
 import { buildSailEmbedGraph, isSailConfig, parseSailConfig, sailPositions, sailRope } from '../../src/models/sail.js';
 import { DecoderLM } from '../../src/generate/decoder-lm.js';
@@ -28,14 +28,14 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('sail parit
       const patches = pKey ? fx.f32(pKey) : new Float32Array(0);
       const nPatches = patches.length / pp;
       const indices = fx.ints(key('vision_patch_indices')!);
-      embedS ??= await createSession(buildSailEmbedGraph(store, cfg));
+      embedS ??= await createSession(buildSailEmbedGraph(store, cfg), { device: DEVICE });
       const emb = await embedS.run({
         input_ids: i64Tensor(ids, [1, L]),
         vision_patches: f32Tensor(patches, [nPatches, pp]),
         vision_patch_indices: i64Tensor(indices, [1, L]),
       });
       const visKey = c.outputs.find((k) => k.endsWith('hidden.vis_embed'));
-      if (visKey) checkTensor(fx, c, visKey, emb.vis_embed!.data as Float32Array);
+      if (visKey) checkTensor(fx, c, visKey, emb.vis_embed!.data as Float32Array, undefined, deviceTolerance());
 
       // Positions and mask from our own rules must equal the reference inputs.
       const vpatch = cfg.visionTokenIds['<vpatch>'];
@@ -52,14 +52,14 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('sail parit
       }
 
       // Full forward with the prefix mask.
-      lmAll ??= await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'embeds', allLogits: true, hiddenStates: true });
+      lmAll ??= await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'embeds', allLogits: true, hiddenStates: true, device: DEVICE });
       const embeds = emb.inputs_embeds!.data as Float32Array;
       const posB = pos.map((a) => [a]);
       const st = lmAll.newState(1);
       const out = await lmAll.forward(st, { embeds, seq: L, rope: sailRope(cfg.rope, posB), positions: [pos[0]!.map((_, t) => Math.max(pos[0]![t]!, pos[1]![t]!, pos[2]![t]!))], prefix });
-      checkTensor(fx, c, key('.logits')!, out.logits!.data as Float32Array);
+      checkTensor(fx, c, key('.logits')!, out.logits!.data as Float32Array, undefined, deviceTolerance());
       for (const k of c.outputs.filter((k) => k.includes('hidden.layer.'))) {
-        checkTensor(fx, c, k, out[k.slice(k.indexOf('hidden.'))]!.data as Float32Array);
+        checkTensor(fx, c, k, out[k.slice(k.indexOf('hidden.'))]!.data as Float32Array, undefined, deviceTolerance());
       }
 
       // Prefix cache: the image prefix alone (bidirectional), then the text on top of the cache.
@@ -69,13 +69,13 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('sail parit
         const sub = (a: number, b: number) => ({ embeds: embeds.slice(a * D, b * D), seq: b - a, rope: sailRope(cfg.rope, pos.map((x) => [x.slice(a, b)])), positions: [pos[0]!.slice(a, b).map((_, t) => Math.max(pos[0]![a + t]!, pos[1]![a + t]!, pos[2]![a + t]!))] });
         await lmAll.forward(st2, { ...sub(0, prefix), prefix });
         const o2 = await lmAll.forward(st2, sub(prefix, L));
-        checkTensor(fx, c, pcKey, o2.logits!.data as Float32Array);
+        checkTensor(fx, c, pcKey, o2.logits!.data as Float32Array, undefined, deviceTolerance());
       }
 
       // Greedy decoding with the cache; new tokens continue at max(position)+1 on all axes.
       const genKey = key('generated_ids')!;
       const want = fx.ints(genKey);
-      lmLast ??= await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'embeds' });
+      lmLast ??= await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'embeds', device: DEVICE });
       const st3 = lmLast.newState(1);
       st3.nextPos = [0];
       let o = await lmLast.forward(st3, { embeds, seq: L, rope: sailRope(cfg.rope, posB), positions: [[Math.max(...pos.flat())]].map((r) => Array(L - 1).fill(0).concat(r)), prefix });
@@ -96,7 +96,7 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('sail parit
       const n = fx.shape(slKey)[0]!;
       const flat = new Float32Array(n * V);
       for (let k = 0; k < n; k++) flat.set(steps[k]!, k * V);
-      checkTensor(fx, c, slKey, flat);
+      checkTensor(fx, c, slKey, flat, undefined, deviceTolerance());
     });
   }
 });

@@ -1,6 +1,6 @@
 // SigLIP parity against transformers' SiglipModel outputs, for every siglip fixture found.
 import { describe, it, expect } from 'vitest';
-import { discoverFixtures, checkTensor, type Fixture } from '../helpers/fixtures.js';
+import { discoverFixtures, checkTensor, DEVICE, deviceTolerance, type Fixture } from '../helpers/fixtures.js';
 import { WeightStore } from '../../src/io/checkpoint.js';
 import { buildSiglipTextGraph, buildSiglipVisionGraph, parseSiglipConfig, l2normalize, siglipLogits, sigmoid } from '../../src/models/siglip.js';
 import { createSession, f32Tensor, i64Tensor } from '../../src/graph/session.js';
@@ -18,12 +18,12 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('siglip par
   const store = WeightStore.open(fx.dir);
 
   async function runVision(key: string) {
-    const s = await createSession(buildSiglipVisionGraph(store, cfg.vision, { hiddenStates: true }));
+    const s = await createSession(buildSiglipVisionGraph(store, cfg.vision, { hiddenStates: true }), { device: DEVICE });
     const out = await s.run({ pixel_values: f32Tensor(fx.f32(key), fx.shape(key)) });
     return out;
   }
   async function runText(key: string) {
-    const s = await createSession(buildSiglipTextGraph(store, cfg.text, { hiddenStates: true }));
+    const s = await createSession(buildSiglipTextGraph(store, cfg.text, { hiddenStates: true }), { device: DEVICE });
     return s.run({ input_ids: i64Tensor(fx.typed(key) as BigInt64Array, fx.shape(key)) });
   }
 
@@ -57,7 +57,7 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('siglip par
       for (const key of c.outputs) {
         const got = outs[key];
         expect(got, `no output computed for ${key}`).toBeDefined();
-        checkTensor(fx, c, key, got!);
+        checkTensor(fx, c, key, got!, undefined, deviceTolerance());
       }
     });
   }
