@@ -3,7 +3,7 @@
 // aborts the generation through the job's AbortSignal.
 import type { ChatMessage, ChatModel, ChatPart, GenerationOptions, GenerationResult } from '../api.js';
 import { readJsonBody } from './body.js';
-import type { Job, ModelEntry, ServeContext } from './context.js';
+import { type Job, type ModelEntry, ServeContext } from './context.js';
 import { ApiError, badRequest, toApiError } from './errors.js';
 import { resolveImage } from './images.js';
 import {
@@ -100,8 +100,7 @@ export async function handleChat(raw: Request, ctx: ServeContext): Promise<Respo
     if (result.finishReason === 'abort' && job.cause() === 'shutdown') throw shutdownError();
     return Response.json(chatCompletion({ id: completionId(), created: unixSeconds(), model: entry.name }, result));
   } catch (err) {
-    // A waiter removed by its own abort has no one to answer; any status will do.
-    throw job.cause() === 'shutdown' ? shutdownError() : err;
+    throw ServeContext.abortedError(job) ?? err;
   } finally {
     if (!handedOff) {
       slot?.release();

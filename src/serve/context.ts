@@ -81,6 +81,15 @@ export class ServeContext {
     };
   }
 
+  /** The error to answer for a job that was aborted (the client is gone, or the server is stopping). */
+  static abortedError(job: Job): ApiError | undefined {
+    const cause = job.cause();
+    if (cause === 'shutdown') return new ApiError(503, 'server is shutting down; the request was stopped', 'shutting_down');
+    // Nobody reads this answer; it only keeps a disconnect from being logged as a server bug.
+    if (cause === 'client') return new ApiError(499, 'client closed the request', 'client_closed');
+    return undefined;
+  }
+
   /** Joins the model's queue, mapping a full queue to 429 + Retry-After. */
   enter(entry: ModelEntry, signal: AbortSignal): Slot {
     try {

@@ -2,8 +2,8 @@
 // images of one request run in one queue slot; the output keeps the input order.
 import type { DecodedImage, EmbeddingModel } from '../api.js';
 import { readJsonBody } from './body.js';
-import type { ModelEntry, ServeContext } from './context.js';
-import { ApiError, badRequest } from './errors.js';
+import { type ModelEntry, ServeContext } from './context.js';
+import { badRequest } from './errors.js';
 import { resolveImage } from './images.js';
 import { classifyResponse, embeddingsResponse, parseClassifyRequest, parseEmbeddingsRequest } from './openai.js';
 
@@ -36,8 +36,7 @@ async function inSlot<P, T>(
       slot.release();
     }
   } catch (err) {
-    if (job.cause() === 'shutdown') throw new ApiError(503, 'server is shutting down', 'shutting_down');
-    throw err;
+    throw ServeContext.abortedError(job) ?? err;
   } finally {
     job.end();
   }
