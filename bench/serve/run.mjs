@@ -79,8 +79,10 @@ async function oneRequest() {
     buf += decoder.decode(value, { stream: true });
     let sep;
     while ((sep = buf.indexOf('\n\n')) >= 0) {
-      const data = buf.slice(6, sep); // "data: ..."
+      const event = buf.slice(0, sep);
       buf = buf.slice(sep + 2);
+      if (!event.startsWith('data: ')) continue; // SSE comments (keep-alive)
+      const data = event.slice(6);
       if (data === '[DONE]') continue;
       const chunk = JSON.parse(data);
       if (chunk.error) failed = true;

@@ -68,6 +68,8 @@ async function generate(model: ChatModel, messages: ChatMessage[], opts: Generat
   return await stream.result;
 }
 
+const HEARTBEAT_MS = 15_000;
+
 function shutdownError(): ApiError {
   return new ApiError(503, 'server is shutting down; the generation was stopped', 'shutting_down');
 }
@@ -123,15 +125,24 @@ function streamResponse(
   const encoder = new TextEncoder();
   let closed = false;
   let out: ReadableStreamDefaultController<Uint8Array>;
-  const send = (data: unknown) => {
+  let lastWrite = Date.now();
+  const write = (text: string) => {
     if (closed) return;
     try {
-      out.enqueue(encoder.encode(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`));
+      out.enqueue(encoder.encode(text));
+      lastWrite = Date.now();
     } catch {
       closed = true;
     }
   };
+  const send = (data: unknown) => write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
+  // While queued or in a long prefill, an SSE comment now and then keeps proxies from timing out.
+  const heartbeat = setInterval(() => {
+    if (Date.now() - lastWrite >= HEARTBEAT_MS) write(': keep-alive\n\n');
+  }, HEARTBEAT_MS / 3);
+  heartbeat.unref();
   const finish = () => {
+    clearInterval(heartbeat);
     slot.release();
     job.end();
     if (closed) return;
