@@ -31,7 +31,7 @@ export interface DecodeOptions {
 }
 
 export interface LoadTokenizerOptions {
-  /** Which files to use when a folder has both (default: tokenizer.json). */
+  /** Which files to use when a folder has both (default: tokenizer.json; spiece.model for SiglipTokenizer). */
   prefer?: 'tokenizer.json' | 'sentencepiece';
 }
 
@@ -83,7 +83,10 @@ export class Tokenizer {
   constructor(folder: TokenizerFolder, options: LoadTokenizerOptions = {}) {
     this.dir = folder.dir;
     const cfg = folder.config;
-    const useJson = folder.tokenizerJson && !(options.prefer === 'sentencepiece' && folder.spModel);
+    // transformers only has a sentencepiece SiglipTokenizer: a tokenizer.json beside spiece.model is not what it runs.
+    const slowOnly = /^SiglipTokenizer$/.test(String(cfg.tokenizer_class ?? ''));
+    const preferSp = options.prefer === 'sentencepiece' || (options.prefer === undefined && slowOnly);
+    const useJson = folder.tokenizerJson && !(preferSp && folder.spModel);
     const special = folder.special;
     const proto = useJson ? undefined : parseModelProto(folder.spModel!.bytes, folder.spModel!.file);
     const added = proto ? spAddedTokens(folder, proto) : jsonAddedTokens(folder);

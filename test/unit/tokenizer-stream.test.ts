@@ -111,3 +111,31 @@ describe('TextStreamer', () => {
     }
   });
 });
+
+describe('decoders without a per-token byte form', () => {
+  it('stream by re-decoding (WordPiece) and still add up to decode()', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsvlm-tok-'));
+    const vocab: Record<string, number> = { '[UNK]': 0, '[CLS]': 1, '[SEP]': 2, hello: 3, world: 4, '##s': 5, un: 6, '##believ': 7, '##able': 8, '!': 9 };
+    const json = {
+      version: '1.0',
+      added_tokens: [
+        { id: 0, content: '[UNK]', special: true, lstrip: false, rstrip: false, normalized: false, single_word: false },
+        { id: 1, content: '[CLS]', special: true, lstrip: false, rstrip: false, normalized: false, single_word: false },
+        { id: 2, content: '[SEP]', special: true, lstrip: false, rstrip: false, normalized: false, single_word: false },
+      ],
+      normalizer: { type: 'Lowercase' },
+      pre_tokenizer: { type: 'BertPreTokenizer' },
+      post_processor: { type: 'BertProcessing', cls: ['[CLS]', 1], sep: ['[SEP]', 2] },
+      decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+      model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+    };
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
+    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ cls_token: '[CLS]', sep_token: '[SEP]', unk_token: '[UNK]' }));
+    const tok = await loadTokenizer(dir);
+    const ids = tok.encode('Hello worlds unbelievable!');
+    expect(ids).toEqual([1, 3, 4, 5, 6, 7, 8, 9, 2]);
+    const text = tok.decode(ids, { skipSpecialTokens: true });
+    expect(text).toBe('hello worlds unbelievable!');
+    expect(deltas(tok, ids, true).join('')).toBe(text);
+  });
+});
