@@ -1,7 +1,7 @@
 // End-to-end tests of `tsvlm serve` with the official `openai` client against a server on an
 // ephemeral loopback port: chat (plain and streamed, with images), embeddings (text and image),
 // classify, every error path, auth, the queue bound (429) and cancellation on disconnect.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
@@ -15,17 +15,42 @@ import { createServer, type TsvlmServer } from '../../src/serve/server.js';
 import { FakeChatModel, FakeEmbeddingModel, fakeReply, imageKey, inspectImage, seededUnitVector } from '../helpers/fake-models.js';
 import { FIXTURES_ROOT } from '../helpers/fixtures.js';
 
-// ---- the models under test: switch to real fixture models (loadModel from src/index.ts) here ----
+// ---- the models under test: fakes, or real checkpoints with TSVLM_SERVE_TEST_MODELS=chat=DIR,embed=DIR
+// (either one may be left out; the other stays a fake). Assertions that need the fake's known
+// behaviour are guarded with `instanceof Fake...`.
 async function modelsUnderTest(): Promise<{ chat: ChatModel; embed: EmbeddingModel }> {
-  return { chat: new FakeChatModel({ tokenDelayMs: 2 }), embed: new FakeEmbeddingModel() };
+  const spec = Object.fromEntries(
+    (process.env.TSVLM_SERVE_TEST_MODELS ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => kv.split('=').map((x) => x.trim())),
+  ) as Record<string, string | undefined>;
+  let chat: ChatModel = new FakeChatModel({ tokenDelayMs: 2 });
+  let embed: EmbeddingModel = new FakeEmbeddingModel();
+  if (spec.chat || spec.embed) {
+    const index = '../../src/index.js'; // a variable: the engine is loaded only when asked for
+    const { loadModel } = (await import(/* @vite-ignore */ index)) as { loadModel: (dir: string) => Promise<ChatModel | EmbeddingModel> };
+    if (spec.chat) {
+      const m = await loadModel(spec.chat);
+      if (m.kind !== 'chat') throw new Error(`TSVLM_SERVE_TEST_MODELS: ${spec.chat} is not a chat model`);
+      chat = m;
+    }
+    if (spec.embed) {
+      const m = await loadModel(spec.embed);
+      if (m.kind !== 'embedding') throw new Error(`TSVLM_SERVE_TEST_MODELS: ${spec.embed} is not an embedding model`);
+      embed = m;
+    }
+  }
+  return { chat, embed };
 }
 
 const KEY = 'test-key-123';
 const IMAGES_DIR = join(FIXTURES_ROOT, 'images');
+// Smallest files first: real models' prompts grow with the image (SAIL: one token per patch).
 const imageFiles = readdirSync(IMAGES_DIR)
   .filter((f) => /\.(png|jpe?g)$/i.test(f))
   .map((f) => join(IMAGES_DIR, f))
-  .sort();
+  .sort((a, b) => statSync(a).size - statSync(b).size);
 const pngFile = imageFiles.find((f) => f.endsWith('.png'))!;
 const jpegFile = imageFiles.find((f) => /\.jpe?g$/.test(f))!;
 const dataUrl = (bytes: Uint8Array, mime = 'image/png') => `data:${mime};base64,${Buffer.from(bytes).toString('base64')}`;
@@ -119,6 +144,8 @@ describe('tsvlm serve: API', () => {
   });
   afterAll(async () => {
     await server?.close();
+    await chat?.dispose();
+    await embed?.dispose();
   });
 
   it('lists the models with their kind', async () => {
@@ -387,6 +414,8 @@ describe('tsvlm serve: API', () => {
 
     it('garbage never crashes the server: every bad body is a 4xx with the error shape', async () => {
       const bad: Array<[string, unknown]> = [
+        ['/v1/chat/completions', '['.repeat(500_000) + ']'.repeat(500_000)], // deep nesting (sent raw)
+        ['/v1/chat/completions', '{"model":"chat","messages":[{"role":"user","content":"\\ud800"}],"max_tokens":1e309}'],
         ['/v1/chat/completions', []],
         ['/v1/chat/completions', null],
         ['/v1/chat/completions', 42],
