@@ -1,0 +1,310 @@
+"""Trains the built-in SAIL-architecture VLM (training/sail_model.py) on the scenes world and
+exports a real SAIL checkpoint (config.json, model.safetensors, generation_config.json,
+metrics.json) into --out, next to the tokenizer files made by build_tokenizers.py.
+
+Each training sequence is exactly what tsvlm's SAIL prompt builder produces:
+  <vision> <vpatch>×64 </vision> <s> encode("[INST] {question} [/INST]") answer </s>
+with the loss on the answer tokens and </s>. The image prefix is run once per scene and its
+KV cache shared by all the scene's questions (same math as one full pass: the prefix never
+attends to the text; check_sail_impl.py checks the prefix-cache path against the reference).
+
+Usage (GPU run used for the shipped model; see models/sail-scenes/README.md):
+  python training/train_sail.py --out models/sail-scenes --device cuda
+CPU (2 cores, ~1 hour): add --device cpu --steps 1500 --scenes-per-step 48
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+from tokenizers import Tokenizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_tokenizers import VISION_TOKENS, sail_prompt  # noqa: E402
+from sail_model import SailConfig, SailForCausalLM, count_params, init_weights, patchify, prefix_mask, prefix_positions  # noqa: E402
+from scenes_data import EVAL_SEED_BASE, QUESTION_TYPES, SIZE, make_dataset  # noqa: E402
+
+BOS, EOS = 1, 2
+
+
+class TextCodec:
+    """Token ids of prompts and answers, cached per string (the scenes text repeats a lot)."""
+
+    def __init__(self, tok: Tokenizer):
+        self.tok = tok
+        self.cache: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
+
+    def encode(self, question: str, answer: str) -> tuple[list[int], list[int]]:
+        key = (question, answer)
+        if key not in self.cache:
+            p = self.tok.encode(sail_prompt(question), add_special_tokens=False).ids
+            full = self.tok.encode(f"{sail_prompt(question)} {answer}", add_special_tokens=False).ids
+            assert full[: len(p)] == p, f"answer does not continue the prompt's tokens: {question!r} {answer!r}"
+            self.cache[key] = (p, full[len(p):])
+        return self.cache[key]
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tok.decode(ids, skip_special_tokens=True).strip()
+
+
+def build_config(args, vocab_size: int, tok: Tokenizer) -> dict:
+    vis = {t: tok.token_to_id(t) for t in VISION_TOKENS}
+    return {
+        "architectures": ["SailForCausalLM"],
+        "model_type": "mistral",
+        "vocab_size": vocab_size,
+        "hidden_size": args.hidden,
+        "intermediate_size": args.ffn,
+        "num_hidden_layers": args.layers,
+        "num_attention_heads": args.hidden // 128,
+        "num_key_value_heads": args.kv_heads,
+        "hidden_act": "silu",
+        "max_position_embeddings": 1024,
+        "initializer_range": 0.02,
+        "rms_norm_eps": 1e-5,
+        "use_cache": True,
+        "pad_token_id": None,
+        "bos_token_id": BOS,
+        "eos_token_id": EOS,
+        "tie_word_embeddings": False,
+        "rope_theta": 10000.0,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0},
+        "sliding_window": None,
+        "attention_dropout": 0.0,
+        "vision_patch_size": args.patch,
+        "torch_dtype": "float32",
+        "vision_special_tokens": vis,
+        "vis_beg_tok_id": vis["<vision>"],
+        "vis_patch_tok_id": vis["<vpatch>"],
+        "vis_rsep_tok_id": vis["<vrow_sep>"],
+        "vis_frm_tok_id": vis["<vframe_sep>"],
+        "vis_end_tok_id": vis["</vision>"],
+        "vis_cls_tok_id": vis["<|vis_cls|>"],
+    }
+
+
+class Layout:
+    """Fixed prefix layout for 64×64 scenes: ids, positions, patch indices of the image prefix."""
+
+    def __init__(self, cfg: dict, device):
+        p = cfg["vision_patch_size"]
+        self.nh = self.nw = SIZE // p
+        n = self.nh * self.nw
+        self.P = n + 2
+        ids = [cfg["vis_beg_tok_id"]] + [cfg["vis_patch_tok_id"]] * n + [cfg["vis_end_tok_id"]]
+        self.prefix_ids = torch.tensor([ids], device=device)
+        self.pidx = torch.tensor([[-1] + list(range(n)) + [-1]], device=device)
+        self.device = device
+
+    def positions(self, length: int) -> torch.Tensor:
+        """[3, 1, length] positions of the whole sequence (prefix + text)."""
+        return torch.from_numpy(prefix_positions(self.nh, self.nw, length))[:, None].to(self.device)
+
+    def patches(self, images: np.ndarray, p: int) -> torch.Tensor:
+        """[B, 64, 64, 3] uint8 -> [B*n, 3*p*p] (numpy, float32, exactly the spec's recipe)."""
+        return torch.from_numpy(np.concatenate([patchify(im, p) for im in images])).to(self.device)
+
+    def run_prefix(self, model, images: np.ndarray, p: int):
+        B = len(images)
+        n = self.nh * self.nw
+        patches = self.patches(images, p)
+        pidx = self.pidx.expand(B, -1) + torch.where(self.pidx >= 0, torch.arange(B, device=self.device)[:, None] * n, 0)
+        mask = prefix_mask(self.P, self.P, device=self.device)
+        _, past = model(self.prefix_ids.expand(B, -1), self.positions(self.P)[:, :, : self.P], mask, patches, pidx)
+        return past
+
+    def text_mask(self, T: int) -> torch.Tensor:
+        """[1, 1, T, P+T]: text rows see the whole prefix and earlier text (causal)."""
+        m = torch.zeros(T, self.P + T, device=self.device)
+        m[:, self.P:] = torch.triu(torch.full((T, T), float("-inf"), device=self.device), diagonal=1)
+        return m[None, None]
+
+
+def expand_past(past, rows: torch.Tensor):
+    return [(k.index_select(0, rows), v.index_select(0, rows)) for k, v in past]
+
+
+def train_batch(model, layout, codec, images, scenes, idx, p, device):
+    past = layout.run_prefix(model, images[idx], p)
+    rows, seqs, starts = [], [], []
+    for b, i in enumerate(idx):
+        for qa in scenes[i]["qa"]:
+            q_ids, a_ids = codec.encode(qa["question"], qa["answer"])
+            rows.append(b)
+            seqs.append([BOS] + q_ids + a_ids + [EOS])
+            starts.append(1 + len(q_ids))
+    T = max(map(len, seqs))
+    ids = torch.full((len(seqs), T), EOS, dtype=torch.long)
+    labels = torch.full((len(seqs), T), -100, dtype=torch.long)
+    for r, (s, st) in enumerate(zip(seqs, starts)):
+        ids[r, : len(s)] = torch.tensor(s)
+        labels[r, st - 1: len(s) - 1] = torch.tensor(s[st:])  # logits at t predict token t+1
+    ids, labels = ids.to(device), labels.to(device)
+    pos = layout.positions(layout.P + T)[:, :, layout.P:]
+    logits, _ = model(ids, pos, layout.text_mask(T), past=expand_past(past, torch.tensor(rows, device=device)))
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1))
+
+
+@torch.no_grad()
+def evaluate(model, layout, codec, images, scenes, p, device, max_new=32, batch=256, keep_first=0):
+    """Greedy decoding per question; exact match after skipping special tokens and trimming."""
+    model.eval()
+    items = [(i, qa) for i in range(len(scenes)) for qa in scenes[i]["qa"]]
+    groups: dict[int, list] = {}
+    for i, qa in items:
+        groups.setdefault(len(codec.encode(qa["question"], qa["answer"])[0]), []).append((i, qa))
+    results = {}
+    for L, group in groups.items():
+        for s in range(0, len(group), batch):
+            chunk = group[s: s + batch]
+            idx = np.array([i for i, _ in chunk])
+            past = layout.run_prefix(model, images[idx], p)
+            ids = torch.tensor([[BOS] + codec.encode(qa["question"], qa["answer"])[0] for _, qa in chunk], device=device)
+            T = ids.shape[1]
+            pos = layout.positions(layout.P + T)[:, :, layout.P:]
+            logits, past = model(ids, pos, layout.text_mask(T), past=past)
+            nxt = int(pos.max()) + 1
+            out = []
+            done = torch.zeros(len(chunk), dtype=torch.bool, device=device)
+            for _ in range(max_new):
+                tok = logits[:, -1].argmax(-1)
+                out.append(tok)
+                done |= tok == EOS
+                if bool(done.all()):
+                    break
+                step_pos = torch.full((3, 1, 1), nxt, device=device)
+                nxt += 1
+                m = torch.zeros(1, 1, 1, past[0][0].shape[2] + 1, device=device)
+                logits, past = model(tok[:, None], step_pos, m, past=past)
+            gen = torch.stack(out, 1).tolist()
+            for (i, qa), g in zip(chunk, gen):
+                g = g[: g.index(EOS)] if EOS in g else g
+                results[(i, qa["question"])] = codec.decode(g)
+    per_type = {t: [0, 0] for t in QUESTION_TYPES}
+    preds = []
+    for i, qa in items:
+        got = results[(i, qa["question"])]
+        per_type[qa["type"]][0] += got == qa["answer"]
+        per_type[qa["type"]][1] += 1
+        if i < keep_first:
+            preds.append({"seed": scenes[i]["seed"], "type": qa["type"], "question": qa["question"], "answer": qa["answer"], "pytorch": got})
+    model.train()
+    acc = {t: {"correct": c, "n": n, "accuracy": c / n if n else None} for t, (c, n) in per_type.items()}
+    total_c = sum(c for c, _ in per_type.values())
+    total_n = sum(n for _, n in per_type.values())
+    return acc, total_c / total_n, preds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True, help="model folder holding the tokenizer files")
+    ap.add_argument("--data-dir", default="/tmp/tsvlm-scenes")
+    ap.add_argument("--train-scenes", type=int, default=200_000)
+    ap.add_argument("--eval-scenes", type=int, default=2000)
+    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--scenes-per-step", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--weight-decay", type=float, default=0.05)
+    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--ffn", type=int, default=512)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--kv-heads", type=int, default=2)
+    ap.add_argument("--patch", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--eval-every", type=int, default=1000)
+    ap.add_argument("--log-every", type=int, default=100)
+    ap.add_argument("--max-seconds", type=float, default=float("inf"), help="safety stop: end training early (recorded in metrics.json)")
+    args = ap.parse_args()
+
+    torch.manual_seed(args.seed)
+    torch.backends.cuda.matmul.allow_tf32 = False  # fp32 training: the checkpoint is fp32
+    device = torch.device(args.device)
+    out = Path(args.out)
+    tok = Tokenizer.from_file(str(out / "tokenizer.json"))
+    codec = TextCodec(tok)
+    cfg_json = build_config(args, tok.get_vocab_size(), tok)
+    cfg = SailConfig.from_dict(cfg_json)
+    model = SailForCausalLM(cfg)
+    init_weights(model, args.seed)
+    model.to(device)
+    print(f"SAIL model: {count_params(model):,} params ({count_params(model) * 4 / 2**20:.2f} MiB fp32)", flush=True)
+
+    t0 = time.time()
+    data = Path(args.data_dir)
+    tr_img, tr_sc = make_dataset(data / f"train-{args.train_scenes}", 0, args.train_scenes, jobs=args.jobs)
+    ev_img, ev_sc = make_dataset(data / f"eval-{args.eval_scenes}", EVAL_SEED_BASE, args.eval_scenes, jobs=args.jobs)
+    print(f"data: {len(tr_sc)} train scenes, {len(ev_sc)} held-out scenes ({time.time() - t0:.0f}s)", flush=True)
+
+    layout = Layout(cfg_json, device)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.98), eps=1e-8)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps))))
+    rng = np.random.default_rng(args.seed)
+    order = rng.permutation(len(tr_sc))
+    cursor = 0
+    t0 = time.time()
+    ema = None
+    for step in range(1, args.steps + 1):
+        if cursor + args.scenes_per_step > len(order):
+            order, cursor = rng.permutation(len(tr_sc)), 0
+        idx = np.sort(order[cursor: cursor + args.scenes_per_step])
+        cursor += args.scenes_per_step
+        loss = train_batch(model, layout, codec, tr_img, tr_sc, idx, cfg.vision_patch_size, device)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        steps_done = step
+        if time.time() - t0 > args.max_seconds:
+            print(f"stopping early at step {step}: --max-seconds {args.max_seconds} reached", flush=True)
+            break
+        if step % args.log_every == 0:
+            print(f"step {step} loss {ema:.4f} lr {sched.get_last_lr()[0]:.2e} {time.time() - t0:.0f}s", flush=True)
+        if step % args.eval_every == 0 and step < args.steps:
+            acc, overall, _ = evaluate(model, layout, codec, ev_img[:300], ev_sc[:300], cfg.vision_patch_size, device)
+            print(f"  eval(300 scenes) overall {overall:.4f} " + " ".join(f"{t}={a['accuracy']:.3f}" for t, a in acc.items()), flush=True)
+    train_s = time.time() - t0
+
+    model.eval()
+    acc, overall, preds = evaluate(model, layout, codec, ev_img, ev_sc, cfg.vision_patch_size, device, keep_first=50)
+    print(f"FINAL held-out ({len(ev_sc)} scenes, seeds {EVAL_SEED_BASE}..) overall {overall:.4f}")
+    for t, a in acc.items():
+        print(f"  {t:9s} {a['correct']}/{a['n']} = {a['accuracy']:.4f}")
+
+    state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
+    (out / "config.json").write_text(json.dumps(cfg_json, indent=2) + "\n")
+    (out / "generation_config.json").write_text(json.dumps({"bos_token_id": BOS, "eos_token_id": EOS, "max_new_tokens": 64, "do_sample": False}, indent=2) + "\n")
+    metrics = {
+        "model": "sail-scenes",
+        "eval": {"seed_start": EVAL_SEED_BASE, "scenes": len(ev_sc), "questions": sum(a["n"] for a in acc.values()),
+                 "decoding": "greedy, special tokens skipped, trimmed, exact match", "per_type": acc, "overall": overall},
+        "train": {"scenes": len(tr_sc), "seed_range": [0, len(tr_sc)], "steps": args.steps, "steps_done": steps_done, "scenes_per_step": args.scenes_per_step,
+                  "lr": args.lr, "warmup": args.warmup, "weight_decay": args.weight_decay, "seed": args.seed,
+                  "device": str(device), "torch": torch.__version__, "seconds": round(train_s), "final_loss_ema": ema},
+        "params": count_params(model),
+        "pytorch_predictions_first_50_eval_scenes": preds,
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    print(f"wrote {out}/model.safetensors config.json generation_config.json metrics.json")
+
+
+if __name__ == "__main__":
+    main()
