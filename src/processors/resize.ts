@@ -101,6 +101,9 @@ export interface Pixels {
   data: Uint8Array;
 }
 
+// Sums are int32 arithmetic (Math.imul, | 0) like Pillow's int accumulators: products and partial
+// sums stay below 2^31 (|weights| sum to < 1.3 in 22-bit fixed point, pixels ≤ 255).
+
 // Pillow's clip8: arithmetic shift, then clamp to 0..255.
 const clip8 = (ss: number) => {
   const v = ss >> PRECISION_BITS;
@@ -121,9 +124,9 @@ function horizontal(src: Uint8Array, srcW: number, c: number, y0: number, rows: 
         let s0 = HALF, s1 = HALF, s2 = HALF;
         for (let x = 0; x < n; x++, p += 3) {
           const k = kk[k0 + x]!;
-          s0 += src[p]! * k;
-          s1 += src[p + 1]! * k;
-          s2 += src[p + 2]! * k;
+          s0 = (s0 + Math.imul(src[p]!, k)) | 0;
+          s1 = (s1 + Math.imul(src[p + 1]!, k)) | 0;
+          s2 = (s2 + Math.imul(src[p + 2]!, k)) | 0;
         }
         const o = rowOut + xx * 3;
         out[o] = clip8(s0);
@@ -132,7 +135,7 @@ function horizontal(src: Uint8Array, srcW: number, c: number, y0: number, rows: 
       } else {
         for (let ch = 0; ch < c; ch++) {
           let s = HALF;
-          for (let x = 0; x < n; x++) s += src[p + x * c + ch]! * kk[k0 + x]!;
+          for (let x = 0; x < n; x++) s = (s + Math.imul(src[p + x * c + ch]!, kk[k0 + x]!)) | 0;
           out[rowOut + xx * c + ch] = clip8(s);
         }
       }
@@ -153,8 +156,7 @@ function vertical(src: Uint8Array, rowLen: number, outH: number, co: Coefficient
       const k = kk[k0 + y]!;
       if (k === 0) continue;
       const base = (ymin + y) * rowLen;
-      // Partial sums stay within int32, as in Pillow's int accumulators.
-      for (let i = 0; i < rowLen; i++) acc[i] = acc[i]! + src[base + i]! * k;
+      for (let i = 0; i < rowLen; i++) acc[i] = (acc[i]! + Math.imul(src[base + i]!, k)) | 0;
     }
     const o = yy * rowLen;
     for (let i = 0; i < rowLen; i++) out[o + i] = clip8(acc[i]!);
