@@ -24,11 +24,12 @@ export const SUPPORTED_MODEL_TYPES = ['siglip', 'sail (mistral + vision_patch_si
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
   const folder = openModelFolder(dir);
   const type = folder.config.model_type;
+  const known = type === 'siglip' || isSailConfig(folder.config) || type in DECODER_TYPES;
+  if (!known) throw new CheckpointError(`${dir}: model_type ${JSON.stringify(type)} is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
   opts.onProgress?.({ stage: 'load', done: 0, total: 1, message: `reading ${dir}` });
   const store = WeightStore.open(folder.dir);
   opts.onProgress?.({ stage: 'load', done: 1, total: 1, message: `${store.tensors.size} tensors` });
   if (type === 'siglip') return SiglipEmbeddingModel.load(folder, store, opts);
   if (isSailConfig(folder.config)) return SailChatModel.load(folder, store, opts);
-  if (type in DECODER_TYPES) return DecoderChatModel.load(folder, store, opts);
-  throw new CheckpointError(`${dir}: model_type ${JSON.stringify(type)} is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
+  return DecoderChatModel.load(folder, store, opts);
 }

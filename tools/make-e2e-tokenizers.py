@@ -52,3 +52,17 @@ llama = bpe(512, True)
 assert llama.get_vocab_size() <= 512
 save(llama, "llama-tiny", {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "add_bos_token": True, "add_eos_token": False,
                            "model_max_length": 128, "tokenizer_class": "LlamaTokenizerFast", "chat_template": LLAMA2_TEMPLATE})
+
+# siglip-tiny (vocab 256, 16 positions, pad = eos = 1): a SigLIP-layout Unigram, </s> appended.
+uni = Tokenizer(models.Unigram())
+uni.normalizer = normalizers.Sequence([normalizers.Lowercase(), normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+uni.decoder = decoders.Metaspace()
+lines = [l for l in TEXT.lower().split("\n") for _ in range(20)]
+uni.train_from_iterator(lines, trainers.UnigramTrainer(vocab_size=250, special_tokens=["<pad>", "</s>", "<unk>"], unk_token="<unk>", show_progress=False))
+uni.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+assert uni.get_vocab_size() <= 256 and uni.token_to_id("</s>") == 1
+d = OUT / "siglip-tiny"
+d.mkdir(parents=True, exist_ok=True)
+uni.save(str(d / "tokenizer.json"))
+(d / "tokenizer_config.json").write_text(json.dumps({"eos_token": "</s>", "pad_token": "</s>", "unk_token": "<unk>", "model_max_length": 16}, indent=2) + "\n")
+print("siglip-tiny", uni.get_vocab_size())
