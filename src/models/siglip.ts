@@ -249,16 +249,10 @@ export class SiglipEmbeddingModel implements EmbeddingModel {
       store.readFloat32('logit_scale')[0]!, store.readFloat32('logit_bias')[0]!, textLength, padId, opts.imageBatch ?? 8);
   }
 
-  /** Token ids padded/truncated to the model's text length (eos kept). */
+  /** Token ids truncated (eos kept) and padded to the model's text length, as padding="max_length". */
   textIds(text: string): number[] {
     if (typeof text !== 'string') throw new InputError('texts must be strings');
-    let ids = this.tokenizer.encode(text, { addSpecialTokens: true });
-    const L = this.textLength;
-    if (ids.length > L) {
-      const last = ids[ids.length - 1]!;
-      ids = this.tokenizer.eosTokenIds.includes(last) ? [...ids.slice(0, L - 1), last] : ids.slice(0, L);
-    }
-    return ids.concat(new Array(L - ids.length).fill(this.padId));
+    return this.tokenizer.padToLength(this.tokenizer.encode(text, { addSpecialTokens: true, maxLength: this.textLength }), this.textLength, 'right', this.padId);
   }
 
   async embedTexts(texts: string[]): Promise<Float32Array[]> {
