@@ -5,18 +5,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import * as ort from 'onnxruntime-node';
-
-/** mulberry32 uniform in [-scale, scale). */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { makeRng as rng } from '../dist/generate/sampler.js';
 
 /** Writes {name: {shape, std, mean}} as float32 safetensors, streaming (multi-GB is fine). */
 export async function writeRandomSafetensors(path, tensors, seed = 0) {
@@ -98,4 +87,22 @@ export async function matmulPeak(m = 512, k = 4096, n = 4096) {
 
 export function fmt(x, d = 2) {
   return Number(x).toFixed(d);
+}
+
+/** Tensor specs of a Llama/Mistral decoder layer stack (HF names), for random checkpoints. */
+export function llamaLayerTensors({ layers, hidden: D, heads: H, kvHeads: KV, headDim: hd, ffn: F }) {
+  const t = {};
+  for (let i = 0; i < layers; i++) {
+    const p = `model.layers.${i}`;
+    t[`${p}.input_layernorm.weight`] = { shape: [D], mean: 1, std: 0.1 };
+    t[`${p}.post_attention_layernorm.weight`] = { shape: [D], mean: 1, std: 0.1 };
+    t[`${p}.self_attn.q_proj.weight`] = { shape: [H * hd, D] };
+    t[`${p}.self_attn.k_proj.weight`] = { shape: [KV * hd, D] };
+    t[`${p}.self_attn.v_proj.weight`] = { shape: [KV * hd, D] };
+    t[`${p}.self_attn.o_proj.weight`] = { shape: [D, H * hd] };
+    t[`${p}.mlp.gate_proj.weight`] = { shape: [F, D] };
+    t[`${p}.mlp.up_proj.weight`] = { shape: [F, D] };
+    t[`${p}.mlp.down_proj.weight`] = { shape: [D, F] };
+  }
+  return t;
 }

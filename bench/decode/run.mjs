@@ -5,7 +5,7 @@
 // Options: --layers N --prefill N --decode N
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeRandomSafetensors, benchDir, fmt } from '../common.mjs';
+import { writeRandomSafetensors, benchDir, fmt, llamaLayerTensors } from '../common.mjs';
 import { WeightStore } from '../../dist/io/checkpoint.js';
 import { parseLlamaConfig } from '../../dist/models/llama.js';
 import { DecoderLM } from '../../dist/generate/decoder-lm.js';
@@ -24,18 +24,7 @@ if (!existsSync(join(dir, 'model.safetensors'))) {
   console.error(`writing random weights to ${dir} ...`);
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 1));
   const t = { 'model.embed_tokens.weight': { shape: [V, D] }, 'model.norm.weight': { shape: [D], mean: 1, std: 0.1 }, 'lm_head.weight': { shape: [V, D] } };
-  for (let i = 0; i < L; i++) {
-    const p = `model.layers.${i}`;
-    t[`${p}.input_layernorm.weight`] = { shape: [D], mean: 1, std: 0.1 };
-    t[`${p}.post_attention_layernorm.weight`] = { shape: [D], mean: 1, std: 0.1 };
-    t[`${p}.self_attn.q_proj.weight`] = { shape: [H * hd, D] };
-    t[`${p}.self_attn.k_proj.weight`] = { shape: [KV * hd, D] };
-    t[`${p}.self_attn.v_proj.weight`] = { shape: [KV * hd, D] };
-    t[`${p}.self_attn.o_proj.weight`] = { shape: [D, H * hd] };
-    t[`${p}.mlp.gate_proj.weight`] = { shape: [F, D] };
-    t[`${p}.mlp.up_proj.weight`] = { shape: [F, D] };
-    t[`${p}.mlp.down_proj.weight`] = { shape: [D, F] };
-  }
+  Object.assign(t, llamaLayerTensors({ layers: L, hidden: D, heads: H, kvHeads: KV, headDim: hd, ffn: F }));
   await writeRandomSafetensors(join(dir, 'model.safetensors'), t, 2);
 }
 

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { writeRandomSafetensors, benchDir, fmt } from '../common.mjs';
+import { writeRandomSafetensors, benchDir, fmt, llamaLayerTensors } from '../common.mjs';
 import { loadModel } from '../../dist/index.js';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a, i, all) => (a.startsWith('--') ? [a.slice(2), all[i + 1]] : null)).filter(Boolean));
@@ -31,18 +31,7 @@ if (!existsSync(join(dir, 'model.safetensors'))) {
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tj));
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', add_bos_token: true }));
   const t = { 'model.embed_tokens.weight': { shape: [V, D] }, 'model.vis_embed.weight': { shape: [D, 3 * PS * PS] }, 'model.norm.weight': { shape: [D], mean: 1, std: 0.1 }, 'lm_head.weight': { shape: [V, D] } };
-  for (let i = 0; i < L; i++) {
-    const p = `model.layers.${i}`;
-    t[`${p}.input_layernorm.weight`] = { shape: [D], mean: 1, std: 0.1 };
-    t[`${p}.post_attention_layernorm.weight`] = { shape: [D], mean: 1, std: 0.1 };
-    t[`${p}.self_attn.q_proj.weight`] = { shape: [H * hd, D] };
-    t[`${p}.self_attn.k_proj.weight`] = { shape: [KV * hd, D] };
-    t[`${p}.self_attn.v_proj.weight`] = { shape: [KV * hd, D] };
-    t[`${p}.self_attn.o_proj.weight`] = { shape: [D, H * hd] };
-    t[`${p}.mlp.gate_proj.weight`] = { shape: [F, D] };
-    t[`${p}.mlp.up_proj.weight`] = { shape: [F, D] };
-    t[`${p}.mlp.down_proj.weight`] = { shape: [D, F] };
-  }
+  Object.assign(t, llamaLayerTensors({ layers: L, hidden: D, heads: H, kvHeads: KV, headDim: hd, ffn: F }));
   await writeRandomSafetensors(join(dir, 'model.safetensors'), t, 3);
 }
 

@@ -20,26 +20,44 @@ export function eosList(v: unknown): number[] {
   return [];
 }
 
-/** The config fields every Llama-family decoder shares; names default to the HF Llama layout. */
-export function parseLlamaLike(cfg: Record<string, any>, store: WeightStore, what: string, prefix = 'model'): DecoderConfig {
+/** Shape fields every Llama-family config shares (names are the caller's). */
+export function decoderDims(cfg: Record<string, any>, what: string): Omit<DecoderSpec, 'names'> {
   const hidden = configNumber(cfg, 'hidden_size', what);
   const heads = configNumber(cfg, 'num_attention_heads', what);
-  const headDim = configNumber(cfg, 'head_dim', what, hidden / heads);
+  return {
+    hiddenSize: hidden,
+    numLayers: configNumber(cfg, 'num_hidden_layers', what),
+    numHeads: heads,
+    numKvHeads: configNumber(cfg, 'num_key_value_heads', what, heads),
+    headDim: configNumber(cfg, 'head_dim', what, hidden / heads),
+    intermediateSize: configNumber(cfg, 'intermediate_size', what),
+    vocabSize: configNumber(cfg, 'vocab_size', what),
+    rmsNormEps: configNumber(cfg, 'rms_norm_eps', what, 1e-6),
+    hiddenAct: cfg.hidden_act ?? 'silu',
+  };
+}
+
+/** Token ids, RoPE and context length from config.json, around a spec. */
+export function decoderConfig(cfg: Record<string, any>, spec: DecoderSpec, what: string): DecoderConfig {
+  return {
+    spec,
+    rope: parseRopeConfig(cfg, spec.headDim),
+    bosTokenId: typeof cfg.bos_token_id === 'number' ? cfg.bos_token_id : undefined,
+    eosTokenIds: eosList(cfg.eos_token_id),
+    padTokenId: typeof cfg.pad_token_id === 'number' ? cfg.pad_token_id : undefined,
+    maxPositions: configNumber(cfg, 'max_position_embeddings', what, 4096),
+  };
+}
+
+/** The config fields every Llama-family decoder shares; names default to the HF Llama layout. */
+export function parseLlamaLike(cfg: Record<string, any>, store: WeightStore, what: string, prefix = 'model'): DecoderConfig {
   const tied = cfg.tie_word_embeddings === true || !store.has('lm_head.weight');
   if (cfg.tie_word_embeddings === false && !store.has('lm_head.weight')) {
     throw new CheckpointError(`checkpoint has no lm_head.weight but config.json says tie_word_embeddings is false`);
   }
   const embed = `${prefix}.embed_tokens.weight`;
   const spec: DecoderSpec = {
-    hiddenSize: hidden,
-    numLayers: configNumber(cfg, 'num_hidden_layers', what),
-    numHeads: heads,
-    numKvHeads: configNumber(cfg, 'num_key_value_heads', what, heads),
-    headDim,
-    intermediateSize: configNumber(cfg, 'intermediate_size', what),
-    vocabSize: configNumber(cfg, 'vocab_size', what),
-    rmsNormEps: configNumber(cfg, 'rms_norm_eps', what, 1e-6),
-    hiddenAct: cfg.hidden_act ?? 'silu',
+    ...decoderDims(cfg, what),
     names: {
       embed,
       norm: `${prefix}.norm.weight`,
@@ -60,14 +78,7 @@ export function parseLlamaLike(cfg: Record<string, any>, store: WeightStore, wha
       },
     },
   };
-  return {
-    spec,
-    rope: parseRopeConfig(cfg, headDim),
-    bosTokenId: typeof cfg.bos_token_id === 'number' ? cfg.bos_token_id : undefined,
-    eosTokenIds: eosList(cfg.eos_token_id),
-    padTokenId: typeof cfg.pad_token_id === 'number' ? cfg.pad_token_id : undefined,
-    maxPositions: configNumber(cfg, 'max_position_embeddings', what, 4096),
-  };
+  return decoderConfig(cfg, spec, what);
 }
 
 export function parseLlamaConfig(cfg: Record<string, any>, store: WeightStore): DecoderConfig {
