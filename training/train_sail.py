@@ -35,6 +35,7 @@ from sail_model import SailConfig, SailForCausalLM, count_params, init_weights, 
 from scenes_data import EVAL_SEED_BASE, QUESTION_TYPES, SIZE, make_dataset  # noqa: E402
 
 BOS, EOS = 1, 2
+SHORT_ROW = 15  # text rows up to this many tokens go to the short bucket
 
 
 class TextCodec:
@@ -143,16 +144,27 @@ def train_batch(model, layout, codec, images, scenes, idx, p, device):
             rows.append(b)
             seqs.append([BOS] + q_ids + a_ids + [EOS])
             starts.append(1 + len(q_ids))
-    T = max(map(len, seqs))
-    ids = torch.full((len(seqs), T), EOS, dtype=torch.long)
-    labels = torch.full((len(seqs), T), -100, dtype=torch.long)
-    for r, (s, st) in enumerate(zip(seqs, starts)):
-        ids[r, : len(s)] = torch.tensor(s)
-        labels[r, st - 1: len(s) - 1] = torch.tensor(s[st:])  # logits at t predict token t+1
-    ids, labels = ids.to(device), labels.to(device)
-    pos = layout.positions(layout.P + T)[:, :, layout.P:]
-    logits, _ = model(ids, pos, layout.text_mask(T), past=expand_past(past, torch.tensor(rows, device=device)))
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1))
+    # Two length buckets (short answers / captions) so short rows are not padded to caption length.
+    order = sorted(range(len(seqs)), key=lambda r: len(seqs[r]))
+    cut = next((k for k, r in enumerate(order) if len(seqs[r]) > SHORT_ROW), len(order))
+    total, n_tok = 0.0, 0
+    for bucket in (order[:cut], order[cut:]):
+        if not bucket:
+            continue
+        T = max(len(seqs[r]) for r in bucket)
+        ids = torch.full((len(bucket), T), EOS, dtype=torch.long)
+        labels = torch.full((len(bucket), T), -100, dtype=torch.long)
+        for k, r in enumerate(bucket):
+            s, st = seqs[r], starts[r]
+            ids[k, : len(s)] = torch.tensor(s)
+            labels[k, st - 1: len(s) - 1] = torch.tensor(s[st:])  # logits at t predict token t+1
+        ids, labels = ids.to(device), labels.to(device)
+        pos = layout.positions(layout.P + T)[:, :, layout.P:]
+        rows_t = torch.tensor([rows[r] for r in bucket], device=device)
+        logits, _ = model(ids, pos, layout.text_mask(T), past=expand_past(past, rows_t))
+        total = total + F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), reduction="sum")
+        n_tok += int((labels != -100).sum())
+    return total / n_tok
 
 
 @torch.no_grad()

@@ -15,7 +15,7 @@ const args = Object.fromEntries(process.argv.slice(2).map((a, i, all) => (a.star
 const layers = Number(args.layers ?? 27);
 const batches = (args.batches ?? '1,8').split(',').map(Number);
 const runs = Number(args.runs ?? 3);
-const D = 1152, F = 4304, P = 14, S = 384, N = (S / P) ** 2;
+const D = 1152, F = 4304, P = 14, S = 384, N = Math.floor(S / P) ** 2;
 
 const dir = benchDir(`siglip-so400m-${layers}l`);
 const config = {
