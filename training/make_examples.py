@@ -40,11 +40,13 @@ def main() -> None:
         "",
         "Held-out scenes (seeds ≥ 1,000,000,000, never seen in training) drawn by `training/scenes.mjs`,",
         "written as lossless PNG by `training/make_examples.py`. The answers are the generator's ground",
-        "truth; the last column is what the shipped `models/sail-scenes` answered in PyTorch at the end",
-        "of training (greedy).",
+        "truth" + ("; the last column is what the shipped `models/sail-scenes` answered in PyTorch at the"
+                   " end of training (greedy)." if preds else " (rerun this script after training to add the model's answers)."),
         "",
-        "Try: `tsvlm chat --image examples/scene.png \"What colour is the circle?\"` (see the main README",
-        "for the exact CLI).",
+        "Try (the built-in models are the CLI's defaults):",
+        "",
+        "    tsvlm chat --image examples/scene.png \"What colour is the cross?\"",
+        "    tsvlm classify --image examples/scene-one-shape.png --labels \"a photo of a purple square,a photo of a red circle\"",
         "",
     ]
     with tempfile.TemporaryDirectory() as tmp:
@@ -53,10 +55,11 @@ def main() -> None:
             s = scenes[0]
             Image.fromarray(images[0]).save(out / f"{name}.png", optimize=True)
             lines += [f"## `{name}.png` (seed {s['seed']})", "", f"Caption: {s['caption']}", "",
-                      "| question | answer | sail-scenes (PyTorch) |", "| --- | --- | --- |"]
+                      "| question | answer | sail-scenes (PyTorch) |" if preds else "| question | answer |",
+                      "| --- | --- | --- |" if preds else "| --- | --- |"]
             for qa in s["qa"]:
-                got = preds.get((s["seed"], qa["question"]), "")
-                lines.append(f"| {qa['question']} | {qa['answer']} | {got} |")
+                got = f" {preds.get((s['seed'], qa['question']), '')} |" if preds else ""
+                lines.append(f"| {qa['question']} | {qa['answer']} |{got}")
             if len(s["objects"]) == 1:
                 o = s["objects"][0]
                 lines += ["", f"Zero-shot label (siglip-scenes): `a photo of a {o['colour']} {o['shape']}`."]
