@@ -9,9 +9,10 @@ import type { ChatModel, EmbeddingModel } from '../../src/index.js';
 // @ts-expect-error plain JS module (JSDoc-typed), shared with the eval script
 import { evalDual, evalVlm, pytorchMetrics } from '../../eval/builtin.mjs';
 
-const root = join(import.meta.dirname, '..', '..');
-const vlmDir = join(root, 'models', 'sail-scenes');
-const dualDir = join(root, 'models', 'siglip-scenes');
+// TSVLM_BUILTIN_MODELS: another folder holding sail-scenes/ and siglip-scenes/ (e.g. a fresh training run).
+const modelsDir = process.env.TSVLM_BUILTIN_MODELS ?? join(import.meta.dirname, '..', '..', 'models');
+const vlmDir = join(modelsDir, 'sail-scenes');
+const dualDir = join(modelsDir, 'siglip-scenes');
 const SCENES = 40; // held-out seeds EVAL_SEED_BASE + 0..39, all covered by metrics.json's 50
 const GOAL = 0.9;
 // Float32 ORT vs PyTorch differ by ~1e-5 in logits: a greedy answer can only flip at a near tie.
@@ -46,8 +47,8 @@ describe.skipIf(!haveModels)('built-in models on held-out scenes', () => {
         .map(([t, v]) => `${t}=${v.correct}/${v.n}`).join(' ');
       console.log(`sail-scenes: tsvlm ${r.overall.toFixed(4)} (${perType}), pytorch ${(ptCorrect / n).toFixed(4)} on the same ${n} questions, agreement ${(agree / n).toFixed(4)}`);
       if (diffs.length) console.log(`  differing answers:\n  ${diffs.join('\n  ')}`);
-      expect(r.overall).toBeGreaterThanOrEqual(GOAL);
-      expect(agree / n).toBeGreaterThanOrEqual(MIN_AGREEMENT);
+      expect(agree / n).toBeGreaterThanOrEqual(MIN_AGREEMENT); // engine == PyTorch
+      expect(r.overall).toBeGreaterThanOrEqual(GOAL); // the model reaches the goal
     } finally {
       await model.dispose();
     }
@@ -71,9 +72,9 @@ describe.skipIf(!haveModels)('built-in models on held-out scenes', () => {
         }
       }
       console.log(`siglip-scenes: tsvlm zero-shot ${r.accuracy.toFixed(4)}, agreement ${(agree / SCENES).toFixed(4)}, worst top-logit diff ${worst.toExponential(2)} (tol ${LOGIT_TOL})`);
-      expect(r.accuracy).toBeGreaterThanOrEqual(GOAL);
-      expect(agree / SCENES).toBeGreaterThanOrEqual(MIN_AGREEMENT);
+      expect(agree / SCENES).toBeGreaterThanOrEqual(MIN_AGREEMENT); // engine == PyTorch
       expect(worst).toBeLessThanOrEqual(LOGIT_TOL);
+      expect(r.accuracy).toBeGreaterThanOrEqual(GOAL); // the model reaches the goal
     } finally {
       await model.dispose();
     }
