@@ -1,7 +1,7 @@
 // SAIL parity against modeling_sail.py (SailForCausalLM) for every SAIL fixture found:
 // vis_embed, 3-axis positions, prefix mask, full-forward logits, prefix-cache logits, greedy ids.
 import { describe, it, expect } from 'vitest';
-import { discoverFixtures, checkTensor, DEVICE, deviceTolerance, type Fixture } from '../helpers/fixtures.js';
+import { FIXTURES_ROOT, discoverFixtures, checkTensor, DEVICE, deviceTolerance, type Fixture } from '../helpers/fixtures.js';
 import { WeightStore } from '../../src/io/checkpoint.js';
 import { buildSailEmbedGraph, isSailConfig, parseSailConfig, sailPositions, sailRope } from '../../src/models/sail.js';
 import { DecoderLM } from '../../src/generate/decoder-lm.js';
@@ -10,6 +10,9 @@ import { argmax } from '../../src/generate/sampler.js';
 import { createSession, f32Tensor, i64Tensor } from '../../src/graph/session.js';
 
 const fixtures = discoverFixtures((cfg) => !!cfg && isSailConfig(cfg));
+// Without fixtures (another TSVLM_FIXTURES root), say so instead of failing on an empty file.
+if (!fixtures.length) it.skip(`no matching fixtures under ${FIXTURES_ROOT}`, () => {});
+
 
 describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('sail parity %s', (_n, fx) => {
   const store = WeightStore.open(fx.dir);
