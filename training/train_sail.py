@@ -238,6 +238,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--eval-every", type=int, default=1000)
     ap.add_argument("--log-every", type=int, default=100)
+    ap.add_argument("--init", default=None, help="continue from this model.safetensors (same config), e.g. a time-limited earlier run")
     ap.add_argument("--max-seconds", type=float, default=float("inf"), help="safety stop: end training early (recorded in metrics.json)")
     args = ap.parse_args()
 
@@ -251,6 +252,10 @@ def main() -> None:
     cfg = SailConfig.from_dict(cfg_json)
     model = SailForCausalLM(cfg)
     init_weights(model, args.seed)
+    if args.init:
+        from safetensors.torch import load_file
+        model.load_state_dict(load_file(args.init), strict=True)
+        print(f"continuing from {args.init}", flush=True)
     model.to(device)
     print(f"SAIL model: {count_params(model):,} params ({count_params(model) * 4 / 2**20:.2f} MiB fp32)", flush=True)
 
