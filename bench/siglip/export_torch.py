@@ -11,6 +11,9 @@ cfg = json.load(open(os.path.join(ckpt, "config.json")))
 vc = SiglipVisionConfig(**cfg["vision_config"])
 model = SiglipVisionModel(vc).eval()
 sd = {k: v for k, v in load_file(os.path.join(ckpt, "model.safetensors")).items() if k.startswith("vision_model.")}
+# Depending on the transformers version the module's keys carry the "vision_model." prefix or not.
+if not any(k.startswith("vision_model.") for k in model.state_dict()):
+    sd = {k[len("vision_model."):]: v for k, v in sd.items()}
 missing, unexpected = model.load_state_dict(sd, strict=False)
 assert not [m for m in missing if "position_ids" not in m], missing
 x = torch.zeros(1, 3, vc.image_size, vc.image_size)
