@@ -1,5 +1,6 @@
 // Token choice from logits: greedy, or sampling with repetition penalty, temperature, top-k,
 // top-p and min-p (applied in that order, as transformers' logits processors are), seeded.
+import type { GenerationOptions } from '../api.js';
 
 /** mulberry32: small, fast, seedable; same seed → same sequence. */
 export function makeRng(seed: number): () => number {
@@ -13,14 +14,8 @@ export function makeRng(seed: number): () => number {
   };
 }
 
-export interface SamplingOptions {
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repetitionPenalty?: number;
-  seed?: number;
-}
+/** The sampling subset of the public generation options (one definition, in api.ts). */
+export type SamplingOptions = Pick<GenerationOptions, 'temperature' | 'topK' | 'topP' | 'minP' | 'repetitionPenalty' | 'seed'>;
 
 export function isGreedy(o: SamplingOptions): boolean {
   if (o.temperature === 0) return true;
