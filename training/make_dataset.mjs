@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Writes a block of scenes for the Python trainers: <out>.u8 (N×64×64×3 uint8, HWC, RGB,
-// scene after scene) and <out>.json ({seeds, scenes: [{seed, objects, caption, qa}]}).
+// scene after scene) and <out>.json ({seeds, scenes: [{seed, objects, caption, qa, qa_all}]}).
 // Usage: node training/make_dataset.mjs --start S --count N [--shapes K] --out PREFIX
 import { writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
-import { generateScene, SIZE } from './scenes.mjs';
+import { allQuestions, generateScene, SIZE } from './scenes.mjs';
 
 function parseArgs(argv) {
   /** @type {Record<string, string>} */
@@ -36,7 +36,8 @@ for (let k = 0; k < count; k++) {
     filled = 0;
   }
   const objects = s.objects.map((o) => ({ shape: o.shape, colour: o.colour, cx: +o.cx.toFixed(2), cy: +o.cy.toFixed(2), r: +o.r.toFixed(2) }));
-  scenes.push({ seed: s.seed, objects, caption: s.caption, qa: s.qa });
+  // qa: the evaluation's one question per type; qa_all: every question (denser training).
+  scenes.push({ seed: s.seed, objects, caption: s.caption, qa: s.qa, qa_all: allQuestions(s.objects) });
 }
 if (filled > 0) writeSync(fd, chunk.subarray(0, filled * SIZE * SIZE * 3));
 closeSync(fd);

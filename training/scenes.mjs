@@ -171,6 +171,48 @@ export function caption(objects) {
 
 const POSITION_MARGIN = 6; // px from the centre line: closer objects get no position question
 
+// Question templates (one place, shared by questions() and allQuestions()).
+const Q = {
+  colour: (/** @type {ShapeName} */ s) => `What colour is the ${s}?`,
+  shape: (/** @type {ColourName} */ c) => `What shape is the ${c} object?`,
+  countAll: 'How many shapes are there?',
+  count: (/** @type {ShapeName} */ s) => `How many ${PLURALS[s]} are there?`,
+  presence: (/** @type {ColourName} */ c, /** @type {ShapeName} */ s) => `Is there a ${c} ${s}?`,
+  leftRight: (/** @type {SceneObject} */ o) => `Is the ${o.colour} ${o.shape} on the left or the right?`,
+  topBottom: (/** @type {SceneObject} */ o) => `Is the ${o.colour} ${o.shape} at the top or the bottom?`,
+  describe: 'Describe the image.',
+};
+
+/** The facts questions are asked about: unique shapes/colours, absent combinations, positions. */
+function facts(/** @type {SceneObject[]} */ objects) {
+  const byShape = (/** @type {ShapeName} */ s) => objects.filter((o) => o.shape === s);
+  const byColour = (/** @type {ColourName} */ c) => objects.filter((o) => o.colour === c);
+  const same = (/** @type {SceneObject} */ o) =>
+    objects.filter((p) => p.shape === o.shape && p.colour === o.colour).length;
+  const absent = COLOURS.flatMap((c) => SHAPES.map((s) => /** @type {const} */ ([c, s]))).filter(
+    ([c, s]) => !objects.some((o) => o.colour === c && o.shape === s),
+  );
+  /** @type {QA[]} */
+  const pos = [];
+  for (const o of objects) {
+    if (same(o) !== 1) continue;
+    const dx = o.cx - SIZE / 2;
+    const dy = o.cy - SIZE / 2;
+    if (Math.abs(dx) >= POSITION_MARGIN) pos.push({ type: 'position', question: Q.leftRight(o), answer: dx < 0 ? 'left' : 'right' });
+    if (Math.abs(dy) >= POSITION_MARGIN) pos.push({ type: 'position', question: Q.topBottom(o), answer: dy < 0 ? 'top' : 'bottom' });
+  }
+  return {
+    byShape,
+    byColour,
+    uniqueShapes: SHAPES.filter((s) => byShape(s).length === 1),
+    uniqueColours: COLOURS.filter((c) => byColour(c).length === 1),
+    absent,
+    // Hard negatives: a colour or a shape that is in the scene, in another combination.
+    hard: absent.filter(([c, s]) => objects.some((o) => o.colour === c || o.shape === s)),
+    pos,
+  };
+}
+
 /**
  * One unambiguous question per type (when the scene allows one), chosen with rng.
  * @param {SceneObject[]} objects @param {() => number} rng @returns {QA[]}
@@ -178,56 +220,55 @@ const POSITION_MARGIN = 6; // px from the centre line: closer objects get no pos
 export function questions(objects, rng) {
   /** @type {QA[]} */
   const qa = [];
-  const byShape = (/** @type {ShapeName} */ s) => objects.filter((o) => o.shape === s);
-  const byColour = (/** @type {ColourName} */ c) => objects.filter((o) => o.colour === c);
-  const same = (/** @type {SceneObject} */ o) =>
-    objects.filter((p) => p.shape === o.shape && p.colour === o.colour).length;
-
-  const uniqueShapes = SHAPES.filter((s) => byShape(s).length === 1);
-  if (uniqueShapes.length > 0) {
-    const s = pick(rng, uniqueShapes);
-    qa.push({ type: 'colour', question: `What colour is the ${s}?`, answer: byShape(s)[0].colour });
+  const f = facts(objects);
+  if (f.uniqueShapes.length > 0) {
+    const s = pick(rng, f.uniqueShapes);
+    qa.push({ type: 'colour', question: Q.colour(s), answer: f.byShape(s)[0].colour });
   }
-  const uniqueColours = COLOURS.filter((c) => byColour(c).length === 1);
-  if (uniqueColours.length > 0) {
-    const c = pick(rng, uniqueColours);
-    qa.push({ type: 'shape', question: `What shape is the ${c} object?`, answer: byColour(c)[0].shape });
+  if (f.uniqueColours.length > 0) {
+    const c = pick(rng, f.uniqueColours);
+    qa.push({ type: 'shape', question: Q.shape(c), answer: f.byColour(c)[0].shape });
   }
   if (rng() < 0.5) {
-    qa.push({ type: 'count', question: 'How many shapes are there?', answer: NUMBER_WORDS[objects.length] });
+    qa.push({ type: 'count', question: Q.countAll, answer: NUMBER_WORDS[objects.length] });
   } else {
     const s = pick(rng, SHAPES);
-    qa.push({ type: 'count', question: `How many ${PLURALS[s]} are there?`, answer: NUMBER_WORDS[byShape(s).length] });
+    qa.push({ type: 'count', question: Q.count(s), answer: NUMBER_WORDS[f.byShape(s).length] });
   }
   if (rng() < 0.5) {
     const o = pick(rng, objects);
-    qa.push({ type: 'presence', question: `Is there a ${o.colour} ${o.shape}?`, answer: 'yes' });
+    qa.push({ type: 'presence', question: Q.presence(o.colour, o.shape), answer: 'yes' });
   } else {
-    // Prefer hard negatives: a colour or a shape that is in the scene, in another combination.
-    const absent = COLOURS.flatMap((c) => SHAPES.map((s) => /** @type {const} */ ([c, s]))).filter(
-      ([c, s]) => !objects.some((o) => o.colour === c && o.shape === s),
-    );
-    const hard = absent.filter(([c, s]) => objects.some((o) => o.colour === c || o.shape === s));
-    const [c, s] = pick(rng, hard.length > 0 && rng() < 0.8 ? hard : absent);
-    qa.push({ type: 'presence', question: `Is there a ${c} ${s}?`, answer: 'no' });
+    const [c, s] = pick(rng, f.hard.length > 0 && rng() < 0.8 ? f.hard : f.absent);
+    qa.push({ type: 'presence', question: Q.presence(c, s), answer: 'no' });
   }
+  if (f.pos.length > 0) qa.push(pick(rng, f.pos));
+  qa.push({ type: 'describe', question: Q.describe, answer: caption(objects) });
+  return qa;
+}
+
+/**
+ * Every question the scene allows, for training (denser supervision per image; evaluation
+ * keeps questions()): colour of each unique shape, shape of each unique colour, all counts,
+ * presence of each present combination and of each hard negative, every position, describe.
+ * @param {SceneObject[]} objects @returns {QA[]}
+ */
+export function allQuestions(objects) {
+  const f = facts(objects);
   /** @type {QA[]} */
-  const pos = [];
-  for (const o of objects) {
-    if (same(o) !== 1) continue;
-    const dx = o.cx - SIZE / 2;
-    const dy = o.cy - SIZE / 2;
-    if (Math.abs(dx) >= POSITION_MARGIN) {
-      const q = `Is the ${o.colour} ${o.shape} on the left or the right?`;
-      pos.push({ type: 'position', question: q, answer: dx < 0 ? 'left' : 'right' });
-    }
-    if (Math.abs(dy) >= POSITION_MARGIN) {
-      const q = `Is the ${o.colour} ${o.shape} at the top or the bottom?`;
-      pos.push({ type: 'position', question: q, answer: dy < 0 ? 'top' : 'bottom' });
-    }
+  const qa = [];
+  for (const s of f.uniqueShapes) qa.push({ type: 'colour', question: Q.colour(s), answer: f.byShape(s)[0].colour });
+  for (const c of f.uniqueColours) qa.push({ type: 'shape', question: Q.shape(c), answer: f.byColour(c)[0].shape });
+  qa.push({ type: 'count', question: Q.countAll, answer: NUMBER_WORDS[objects.length] });
+  for (const s of SHAPES) qa.push({ type: 'count', question: Q.count(s), answer: NUMBER_WORDS[f.byShape(s).length] });
+  const present = new Set(objects.map((o) => `${o.colour} ${o.shape}`));
+  for (const cs of present) {
+    const [c, s] = /** @type {[ColourName, ShapeName]} */ (cs.split(' '));
+    qa.push({ type: 'presence', question: Q.presence(c, s), answer: 'yes' });
   }
-  if (pos.length > 0) qa.push(pick(rng, pos));
-  qa.push({ type: 'describe', question: 'Describe the image.', answer: caption(objects) });
+  for (const [c, s] of f.hard) qa.push({ type: 'presence', question: Q.presence(c, s), answer: 'no' });
+  qa.push(...f.pos);
+  qa.push({ type: 'describe', question: Q.describe, answer: caption(objects) });
   return qa;
 }
 

@@ -67,7 +67,7 @@ def build_config(args, vocab_size: int, tok: Tokenizer) -> dict:
         "hidden_size": args.hidden,
         "intermediate_size": args.ffn,
         "num_hidden_layers": args.layers,
-        "num_attention_heads": args.hidden // 128,
+        "num_attention_heads": args.heads,
         "num_key_value_heads": args.kv_heads,
         "hidden_act": "silu",
         "max_position_embeddings": 1024,
@@ -78,8 +78,8 @@ def build_config(args, vocab_size: int, tok: Tokenizer) -> dict:
         "bos_token_id": BOS,
         "eos_token_id": EOS,
         "tie_word_embeddings": False,
-        "rope_theta": 10000.0,
-        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0},
+        "rope_theta": args.rope_theta,
+        "rope_parameters": {"rope_type": "default", "rope_theta": args.rope_theta},
         "sliding_window": None,
         "attention_dropout": 0.0,
         "vision_patch_size": args.patch,
@@ -135,11 +135,35 @@ def expand_past(past, rows: torch.Tensor):
     return [(k.index_select(0, rows), v.index_select(0, rows)) for k, v in past]
 
 
-def train_batch(model, layout, codec, images, scenes, idx, p, device):
+def training_questions(scene: dict, extra: int, rng: np.random.Generator) -> list[dict]:
+    """The scene's caption ("Describe the image.": colours, shapes and counts in one answer) plus
+    `extra` questions of distinct random types drawn from every question the scene allows
+    (qa_all; presence: "yes" or "no" with equal chance). extra < 0: the evaluation's own qa.
+
+    Few text rows per image on purpose: the image prefix is the cheap part of a scene only when
+    the text is short, and the model needs many images to learn shapes from raw patches (the
+    dual encoder needed ~100k images); more questions per image cost images per second."""
+    if extra < 0:
+        return scene["qa"]
+    by_type: dict[str, list[dict]] = {}
+    for qa in scene["qa_all"]:
+        key = qa["type"] + (":" + qa["answer"] if qa["type"] == "presence" else "")
+        by_type.setdefault(key, []).append(qa)
+    out = list(by_type.pop("describe"))
+    if "presence:yes" in by_type and "presence:no" in by_type:
+        by_type.pop("presence:yes" if rng.random() < 0.5 else "presence:no")
+    keys = sorted(by_type)
+    for j in rng.choice(len(keys), size=min(extra, len(keys)), replace=False):
+        qas = by_type[keys[j]]
+        out.append(qas[int(rng.integers(len(qas)))])
+    return out
+
+
+def train_batch(model, layout, codec, images, scenes, idx, p, device, extra, rng):
     past = layout.run_prefix(model, images[idx], p)
     rows, seqs, starts = [], [], []
     for b, i in enumerate(idx):
-        for qa in scenes[i]["qa"]:
+        for qa in training_questions(scenes[i], extra, rng):
             q_ids, a_ids = codec.encode(qa["question"], qa["answer"])
             rows.append(b)
             seqs.append([BOS] + q_ids + a_ids + [EOS])
@@ -225,13 +249,20 @@ def main() -> None:
     ap.add_argument("--eval-scenes", type=int, default=2000)
     ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--scenes-per-step", type=int, default=128)
+    ap.add_argument("--extra-questions", type=int, default=2,
+                    help="questions per scene and step besides its caption, of distinct random types (-1: the evaluation's one per type)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--weight-decay", type=float, default=0.05)
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--ffn", type=int, default=512)
     ap.add_argument("--layers", type=int, default=4)
-    ap.add_argument("--kv-heads", type=int, default=2)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--kv-heads", type=int, default=4)
+    # SAIL's M-RoPE gives the W axis the slower half of the frequencies (sail_model.mrope_cos_sin):
+    # with theta 10000 a 64x64 image's 8 columns differ by < 0.01 rad there, so the model cannot
+    # tell left from right (measured: left/right 38%, top/bottom 96%). A small theta keeps W visible.
+    ap.add_argument("--rope-theta", type=float, default=10.0)
     ap.add_argument("--patch", type=int, default=8)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -281,7 +312,7 @@ def main() -> None:
             order, cursor = rng.permutation(len(tr_sc)), 0
         idx = np.sort(order[cursor: cursor + args.scenes_per_step])
         cursor += args.scenes_per_step
-        loss = train_batch(model, layout, codec, tr_img, tr_sc, idx, cfg.vision_patch_size, device)
+        loss = train_batch(model, layout, codec, tr_img, tr_sc, idx, cfg.vision_patch_size, device, args.extra_questions, rng)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -313,7 +344,8 @@ def main() -> None:
         "model": "sail-scenes",
         "eval": {"seed_start": EVAL_SEED_BASE, "scenes": len(ev_sc), "questions": sum(a["n"] for a in acc.values()),
                  "decoding": "greedy, special tokens skipped, trimmed, exact match", "per_type": acc, "overall": overall},
-        "train": {"scenes": len(tr_sc), "seed_range": [0, len(tr_sc)], "steps": args.steps, "steps_done": steps_done, "scenes_per_step": args.scenes_per_step,
+        "train": {"command": "python training/train_sail.py " + " ".join(sys.argv[1:]), "scenes": len(tr_sc), "seed_range": [0, len(tr_sc)], "steps": args.steps, "steps_done": steps_done, "scenes_per_step": args.scenes_per_step, "extra_questions": args.extra_questions,
+                  "heads": args.heads, "kv_heads": args.kv_heads, "rope_theta": args.rope_theta,
                   "lr": args.lr, "warmup": args.warmup, "weight_decay": args.weight_decay, "seed": args.seed,
                   "device": str(device), "torch": torch.__version__, "seconds": round(train_s), "final_loss_ema": ema},
         "params": count_params(model),

@@ -44,9 +44,13 @@ def sail_card(d: Path) -> str:
         "## Model",
         "",
         f"- Dims: hidden {cfg.get('hidden_size')}, {cfg.get('num_hidden_layers')} layers, {cfg.get('num_attention_heads')} heads "
-        f"(head_dim 128, as SAIL's M-RoPE split needs), {cfg.get('num_key_value_heads')} kv heads, ffn {cfg.get('intermediate_size')}, "
+        f"(head_dim {cfg.get('hidden_size', 0) // max(1, cfg.get('num_attention_heads', 1))}), {cfg.get('num_key_value_heads')} kv heads, ffn {cfg.get('intermediate_size')}, "
         f"vocab {cfg.get('vocab_size')}, patch {cfg.get('vision_patch_size')}; float32, {size_mib(d)}"
         + (f", {m['params']:,} parameters." if m else "."),
+        f"- `rope_theta` {cfg.get('rope_theta')}: SAIL's M-RoPE gives the image's W axis the slower half of the",
+        "  rotary frequencies; with the usual 10000 the 8 columns of a 64×64 image differ by < 0.01 rad",
+        "  there and a model cannot tell left from right (an earlier checkpoint: left/right 38%,",
+        "  top/bottom 96%). A small theta keeps both axes visible; tsvlm reads it from config.json.",
         "- Implementation: `training/sail_model.py` (our own PyTorch code, checked against the reference",
         "  SAIL outputs of the sail-tiny fixture by `training/check_sail_impl.py`: logits within 5e-6).",
         "",
@@ -74,13 +78,16 @@ def sail_card(d: Path) -> str:
         lines += [
             "## Training",
             "",
-            f"- {t['scenes']:,} training scenes (seeds 0..{t['scenes'] - 1}), all questions of each scene;",
+            f"- {t['scenes']:,} training scenes (seeds 0..{t['scenes'] - 1}); "
+            + (f"per scene and step up to {t['per_type']} questions of each type drawn from every question the scene allows"
+               " (`allQuestions` in scenes.mjs; presence: one yes and one no), so each image prefix serves more answers;"
+               if t.get("per_type") else "the scene's questions (one per type);"),
             f"  {t.get('steps_done', t['steps'])} of {t['steps']} planned steps × {t['scenes_per_step']} scenes, AdamW lr {t['lr']}"
             f" (warmup {t['warmup']}, cosine), weight decay {t['weight_decay']}, seed {t['seed']}, device {t['device']},"
             f" torch {t['torch']}, {t['seconds']} s; final loss (EMA) {t['final_loss_ema']:.4f}.",
             "- Loss only on the answer tokens and `</s>`; each scene's image prefix is computed once and",
             "  its KV cache shared by its questions (same math as one full pass).",
-            "- Command: see `training/README.md`.",
+            (f"- Command: `{t['command']}`." if t.get("command") else "- Command: see `training/README.md`."),
             "",
             "## Held-out accuracy (PyTorch, greedy, exact match after trimming)",
             "",
