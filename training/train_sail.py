@@ -8,9 +8,8 @@ with the loss on the answer tokens and </s>. The image prefix is run once per sc
 KV cache shared by all the scene's questions (same math as one full pass: the prefix never
 attends to the text; check_sail_impl.py checks the prefix-cache path against the reference).
 
-Usage (GPU run used for the shipped model; see models/sail-scenes/README.md):
-  python training/train_sail.py --out models/sail-scenes --device cuda
-CPU (2 cores, ~1 hour): add --device cpu --steps 1500 --scenes-per-step 48
+Usage: python training/train_sail.py --out models/sail-scenes [--device cpu|cuda]
+(the defaults are the recipe in training/README.md; its CPU command sets the step budget).
 """
 
 from __future__ import annotations
@@ -247,22 +246,22 @@ def main() -> None:
     ap.add_argument("--data-dir", default="/tmp/tsvlm-scenes")
     ap.add_argument("--train-scenes", type=int, default=200_000)
     ap.add_argument("--eval-scenes", type=int, default=2000)
-    ap.add_argument("--steps", type=int, default=6000)
-    ap.add_argument("--scenes-per-step", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=2400)
+    ap.add_argument("--scenes-per-step", type=int, default=64)
     ap.add_argument("--extra-questions", type=int, default=2,
                     help="questions per scene and step besides its caption, of distinct random types (-1: the evaluation's one per type)")
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--weight-decay", type=float, default=0.05)
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--ffn", type=int, default=512)
     ap.add_argument("--layers", type=int, default=4)
-    ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--kv-heads", type=int, default=4)
+    ap.add_argument("--heads", type=int, default=8)
+    ap.add_argument("--kv-heads", type=int, default=8)
     # SAIL's M-RoPE gives the W axis the slower half of the frequencies (sail_model.mrope_cos_sin):
     # with theta 10000 a 64x64 image's 8 columns differ by < 0.01 rad there, so the model cannot
     # tell left from right (measured: left/right 38%, top/bottom 96%). A small theta keeps W visible.
-    ap.add_argument("--rope-theta", type=float, default=10.0)
+    ap.add_argument("--rope-theta", type=float, default=4.0)
     ap.add_argument("--patch", type=int, default=8)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

@@ -48,9 +48,9 @@ def sail_card(d: Path) -> str:
         f"vocab {cfg.get('vocab_size')}, patch {cfg.get('vision_patch_size')}; float32, {size_mib(d)}"
         + (f", {m['params']:,} parameters." if m else "."),
         f"- `rope_theta` {cfg.get('rope_theta')}: SAIL's M-RoPE gives the image's W axis the slower half of the",
-        "  rotary frequencies; with the usual 10000 the 8 columns of a 64×64 image differ by < 0.01 rad",
-        "  there and a model cannot tell left from right (an earlier checkpoint: left/right 38%,",
-        "  top/bottom 96%). A small theta keeps both axes visible; tsvlm reads it from config.json.",
+        "  rotary frequencies; at theta 10000 the 8 columns of a 64×64 image differ by < 0.01 rad there",
+        "  and the model cannot tell left from right (measured: left/right 38%, top/bottom 96%)"
+        + (" — this checkpoint has that limit." if cfg.get("rope_theta", 10000) >= 1000 else "; a small theta keeps both axes visible."),
         "- Implementation: `training/sail_model.py` (our own PyTorch code, checked against the reference",
         "  SAIL outputs of the sail-tiny fixture by `training/check_sail_impl.py`: logits within 5e-6).",
         "",
@@ -79,9 +79,9 @@ def sail_card(d: Path) -> str:
             "## Training",
             "",
             f"- {t['scenes']:,} training scenes (seeds 0..{t['scenes'] - 1}); "
-            + (f"per scene and step up to {t['per_type']} questions of each type drawn from every question the scene allows"
-               " (`allQuestions` in scenes.mjs; presence: one yes and one no), so each image prefix serves more answers;"
-               if t.get("per_type") else "the scene's questions (one per type);"),
+            + (f"per scene and step its caption plus {t['extra_questions']} questions of distinct random types drawn from"
+               " every question the scene allows (`allQuestions` in scenes.mjs);"
+               if t.get("extra_questions", -1) >= 0 else "the scene's questions (one per type);"),
             f"  {t.get('steps_done', t['steps'])} of {t['steps']} planned steps × {t['scenes_per_step']} scenes, AdamW lr {t['lr']}"
             f" (warmup {t['warmup']}, cosine), weight decay {t['weight_decay']}, seed {t['seed']}, device {t['device']},"
             f" torch {t['torch']}, {t['seconds']} s; final loss (EMA) {t['final_loss_ema']:.4f}.",
