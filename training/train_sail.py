@@ -30,6 +30,7 @@ from tokenizers import Tokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_tokenizers import VISION_TOKENS, sail_prompt  # noqa: E402
+from patch_targets import PatchTargets  # noqa: E402
 from sail_model import SailConfig, SailForCausalLM, count_params, init_weights, patchify, prefix_mask, prefix_positions  # noqa: E402
 from scenes_data import EVAL_SEED_BASE, QUESTION_TYPES, SIZE, make_dataset  # noqa: E402
 
@@ -114,14 +115,15 @@ class Layout:
         """[B, 64, 64, 3] uint8 -> [B*n, 3*p*p] (numpy, float32, exactly the spec's recipe)."""
         return torch.from_numpy(np.concatenate([patchify(im, p) for im in images])).to(self.device)
 
-    def run_prefix(self, model, images: np.ndarray, p: int):
+    def run_prefix(self, model, images: np.ndarray, p: int, return_hidden: bool = False):
         B = len(images)
         n = self.nh * self.nw
         patches = self.patches(images, p)
         pidx = self.pidx.expand(B, -1) + torch.where(self.pidx >= 0, torch.arange(B, device=self.device)[:, None] * n, 0)
         mask = prefix_mask(self.P, self.P, device=self.device)
-        _, past = model(self.prefix_ids.expand(B, -1), self.positions(self.P)[:, :, : self.P], mask, patches, pidx)
-        return past
+        out = model(self.prefix_ids.expand(B, -1), self.positions(self.P)[:, :, : self.P], mask, patches, pidx,
+                    return_hidden=return_hidden)
+        return out[1:] if return_hidden else out[1]
 
     def text_mask(self, T: int) -> torch.Tensor:
         """[1, 1, T, P+T]: text rows see the whole prefix and earlier text (causal)."""
@@ -158,8 +160,49 @@ def training_questions(scene: dict, extra: int, rng: np.random.Generator) -> lis
     return out
 
 
-def train_batch(model, layout, codec, images, scenes, idx, p, device, extra, rng):
-    past = layout.run_prefix(model, images[idx], p)
+def aux_patch_loss(model, hidden, layout, targets: PatchTargets, scenes, idx, aux_layer: int, device):
+    """Soft cross-entropy of lm_head(norm(h)) at every <vpatch> against patch_targets' words."""
+    h = hidden[aux_layer][:, 1: 1 + layout.nh * layout.nw]
+    logp = F.log_softmax(model.lm_head(model.model.norm(h)).float(), dim=-1)
+    t = torch.from_numpy(targets.batch([scenes[i] for i in idx])).to(device)
+    return -(t * logp).sum(-1).mean()
+
+
+@torch.no_grad()
+def patch_accuracy(model, layout, targets: PatchTargets, images, scenes, p, aux_layer: int, device, batch=256):
+    """How well the patch read-out names the object under each patch: (shape, colour) accuracy over
+    object patches (argmax among the shape / colour words) and background accuracy."""
+    model.eval()
+    sid = torch.tensor(list(targets.shape_id.values()))
+    cid = torch.tensor(list(targets.colour_id.values()))
+    ok_s = ok_c = n_obj = ok_bg = n_bg = 0
+    for s in range(0, len(scenes), batch):
+        idx = np.arange(s, min(s + batch, len(scenes)))
+        _, hidden = layout.run_prefix(model, images[idx], p, return_hidden=True)
+        h = hidden[aux_layer][:, 1: 1 + layout.nh * layout.nw]
+        logits = model.lm_head(model.model.norm(h)).cpu()
+        t = torch.from_numpy(targets.batch([scenes[i] for i in idx]))
+        bg = t[..., targets.zero] == 1
+        ok_bg += int((logits.argmax(-1)[bg] == targets.zero).sum())
+        n_bg += int(bg.sum())
+        obj = ~bg
+        ok_s += int((logits[..., sid].argmax(-1) == t[..., sid].argmax(-1))[obj].sum())
+        ok_c += int((logits[..., cid].argmax(-1) == t[..., cid].argmax(-1))[obj].sum())
+        n_obj += int(obj.sum())
+    model.train()
+    return ok_s / max(1, n_obj), ok_c / max(1, n_obj), ok_bg / max(1, n_bg)
+
+
+def train_batch(model, layout, codec, images, scenes, idx, p, device, extra, rng, aux=None, text=True):
+    """Mean answer-token cross-entropy (and, with aux=(targets, layer), the patch loss).
+    text=False: the patch loss alone (image-only steps; the text loss is returned as None)."""
+    if aux is not None:
+        past, hidden = layout.run_prefix(model, images[idx], p, return_hidden=True)
+        aux_loss = aux_patch_loss(model, hidden, layout, aux[0], scenes, idx, aux[1], device)
+    else:
+        past, aux_loss = layout.run_prefix(model, images[idx], p), None
+    if not text:
+        return None, aux_loss
     rows, seqs, starts = [], [], []
     for b, i in enumerate(idx):
         for qa in training_questions(scenes[i], extra, rng):
@@ -187,7 +230,7 @@ def train_batch(model, layout, codec, images, scenes, idx, p, device, extra, rng
         logits, _ = model(ids, pos, layout.text_mask(T), past=expand_past(past, rows_t))
         total = total + F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), reduction="sum")
         n_tok += int((labels != -100).sum())
-    return total / n_tok
+    return total / n_tok, aux_loss
 
 
 @torch.no_grad()
@@ -268,9 +311,23 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--eval-every", type=int, default=1000)
     ap.add_argument("--log-every", type=int, default=100)
+    ap.add_argument("--aux-weight", type=float, default=1.0,
+                    help="weight of the per-patch word loss (training/patch_targets.py); 0 disables it")
+    ap.add_argument("--aux-layer", type=int, default=-2,
+                    help="hidden state the patch loss reads (index into the layer outputs; -2 = input of the last layer, "
+                         "whose attention the answer tokens read)")
+    ap.add_argument("--aux-until", type=float, default=1.0,
+                    help="fraction of --steps after which the patch loss weight decays linearly to 0 at the end")
+    ap.add_argument("--patch-only-steps", type=int, default=0,
+                    help="first steps train the image prefix with the patch loss alone (no text rows: ~2x the images per second)")
+    ap.add_argument("--text-lr", type=float, default=None, help="peak lr of the text stage (default --lr)")
+    ap.add_argument("--text-warmup", type=int, default=50, help="warmup steps of the text stage after --patch-only-steps")
+    ap.add_argument("--text-scenes-per-step", type=int, default=None, help="scenes per text-stage step (default --scenes-per-step)")
     ap.add_argument("--init", default=None, help="continue from this model.safetensors (same config), e.g. a time-limited earlier run")
     ap.add_argument("--max-seconds", type=float, default=float("inf"), help="safety stop: end training early (recorded in metrics.json)")
     args = ap.parse_args()
+    args.text_lr = args.lr if args.text_lr is None else args.text_lr
+    args.text_scenes_per_step = args.scenes_per_step if args.text_scenes_per_step is None else args.text_scenes_per_step
 
     torch.manual_seed(args.seed)
     torch.backends.cuda.matmul.allow_tf32 = False  # fp32 training: the checkpoint is fp32
@@ -300,36 +357,68 @@ def main() -> None:
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.98), eps=1e-8)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps))))
+    K = args.patch_only_steps
+
+    def lr_scale(s: int) -> float:
+        # One warmup + cosine per stage: the image-only stage over its K steps at --lr, then the text
+        # stage over the rest at --text-lr (its answers start from scratch on a trained image prefix).
+        if s < K:
+            return min(1.0, (s + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * s / K))
+        s, n = s - K, args.steps - K
+        warm = args.warmup if K == 0 else args.text_warmup
+        return (args.text_lr / args.lr) * min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / n)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_scale)
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(tr_sc))
     cursor = 0
     t0 = time.time()
-    ema = None
+    ema = aux_ema = None
+    targets = PatchTargets(tok, SIZE, cfg.vision_patch_size, cfg.vocab_size)
     for step in range(1, args.steps + 1):
-        if cursor + args.scenes_per_step > len(order):
+        per_step = args.scenes_per_step if step <= K else args.text_scenes_per_step
+        if cursor + per_step > len(order):
             order, cursor = rng.permutation(len(tr_sc)), 0
-        idx = np.sort(order[cursor: cursor + args.scenes_per_step])
-        cursor += args.scenes_per_step
-        loss = train_batch(model, layout, codec, tr_img, tr_sc, idx, cfg.vision_patch_size, device, args.extra_questions, rng)
+        idx = np.sort(order[cursor: cursor + per_step])
+        cursor += per_step
+        frac = step / args.steps
+        w = args.aux_weight * (1.0 if frac <= args.aux_until else max(0.0, (1 - frac) / (1 - args.aux_until)))
+        text_on = step > args.patch_only_steps
+        text_loss, aux_loss = train_batch(model, layout, codec, tr_img, tr_sc, idx, cfg.vision_patch_size, device,
+                                          args.extra_questions, rng, aux=(targets, args.aux_layer) if w > 0 or not text_on else None,
+                                          text=text_on)
+        if text_loss is None:
+            loss = aux_loss
+        else:
+            loss = text_loss + w * aux_loss if aux_loss is not None else text_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        if text_loss is not None:
+            ema = text_loss.item() if ema is None else 0.98 * ema + 0.02 * text_loss.item()
+        if aux_loss is not None:
+            aux_ema = aux_loss.item() if aux_ema is None else 0.98 * aux_ema + 0.02 * aux_loss.item()
         steps_done = step
         if time.time() - t0 > args.max_seconds:
             print(f"stopping early at step {step}: --max-seconds {args.max_seconds} reached", flush=True)
             break
         if step % args.log_every == 0:
-            print(f"step {step} loss {ema:.4f} lr {sched.get_last_lr()[0]:.2e} {time.time() - t0:.0f}s", flush=True)
+            aux_txt = f" patch-loss {aux_ema:.4f} (w {w:.2f})" if aux_ema is not None else ""
+            print(f"step {step} loss {ema if ema is not None else float('nan'):.4f}{aux_txt} lr {sched.get_last_lr()[0]:.2e} {time.time() - t0:.0f}s", flush=True)
         if step % args.eval_every == 0 and step < args.steps:
+            ps, pc, pb = patch_accuracy(model, layout, targets, ev_img[:200], ev_sc[:200], cfg.vision_patch_size, args.aux_layer, device)
+            print(f"  patch read-out (200 scenes): shape {ps:.3f} colour {pc:.3f} background {pb:.3f}", flush=True)
+            if not text_on:
+                continue
             acc, overall, _ = evaluate(model, layout, codec, ev_img[:300], ev_sc[:300], cfg.vision_patch_size, device)
             print(f"  eval(300 scenes) overall {overall:.4f} " + " ".join(f"{t}={a['accuracy']:.3f}" for t, a in acc.items()), flush=True)
     train_s = time.time() - t0
 
     model.eval()
+    readout = patch_accuracy(model, layout, targets, ev_img[:200], ev_sc[:200], cfg.vision_patch_size, args.aux_layer, device)
+    print(f"patch read-out (200 held-out scenes): shape {readout[0]:.4f} colour {readout[1]:.4f} background {readout[2]:.4f}")
     acc, overall, preds = evaluate(model, layout, codec, ev_img, ev_sc, cfg.vision_patch_size, device, keep_first=50)
     print(f"FINAL held-out ({len(ev_sc)} scenes, seeds {EVAL_SEED_BASE}..) overall {overall:.4f}")
     for t, a in acc.items():
@@ -344,6 +433,10 @@ def main() -> None:
         "eval": {"seed_start": EVAL_SEED_BASE, "scenes": len(ev_sc), "questions": sum(a["n"] for a in acc.values()),
                  "decoding": "greedy, special tokens skipped, trimmed, exact match", "per_type": acc, "overall": overall},
         "train": {"command": "python training/train_sail.py " + " ".join(sys.argv[1:]), "scenes": len(tr_sc), "seed_range": [0, len(tr_sc)], "steps": args.steps, "steps_done": steps_done, "scenes_per_step": args.scenes_per_step, "extra_questions": args.extra_questions,
+                  "patch_only_steps": args.patch_only_steps, "text_lr": args.text_lr, "text_warmup": args.text_warmup,
+                  "text_scenes_per_step": args.text_scenes_per_step,
+                  "patch_loss": {"weight": args.aux_weight, "layer": args.aux_layer, "until": args.aux_until, "final_ema": aux_ema,
+                                 "readout_200_eval_scenes": dict(zip(("shape", "colour", "background"), readout))},
                   "heads": args.heads, "kv_heads": args.kv_heads, "rope_theta": args.rope_theta,
                   "lr": args.lr, "warmup": args.warmup, "weight_decay": args.weight_decay, "seed": args.seed,
                   "device": str(device), "torch": torch.__version__, "seconds": round(train_s), "final_loss_ema": ema},
