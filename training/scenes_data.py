@@ -14,6 +14,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 SIZE = 64
 EVAL_SEED_BASE = 1_000_000_000  # must equal EVAL_SEED_BASE in scenes.mjs
+PART_SCENES = 50_000
 QUESTION_TYPES = ["colour", "shape", "count", "presence", "position", "describe"]
 
 
@@ -32,10 +33,13 @@ def make_dataset(prefix: str | Path, start: int, count: int, shapes: int | None 
     if not (prefix.with_suffix(".u8").exists() and prefix.with_suffix(".json").exists()):
         prefix.parent.mkdir(parents=True, exist_ok=True)
         jobs = max(1, min(jobs, count // 1000 or 1))
-        bounds = [start + count * k // jobs for k in range(jobs + 1)]
-        parts = [prefix.parent / f"{prefix.name}.part{k}" for k in range(jobs)]
+        # Parts of at most PART_SCENES: one node process writes its part's JSON as one string, and
+        # V8 strings stop at ~512 MiB (200k scenes would be ~550 MB).
+        n_parts = max(jobs, -(-count // PART_SCENES))
+        bounds = [start + count * k // n_parts for k in range(n_parts + 1)]
+        parts = [prefix.parent / f"{prefix.name}.part{k}" for k in range(n_parts)]
         with ThreadPoolExecutor(jobs) as ex:
-            list(ex.map(lambda k: _run_node(bounds[k], bounds[k + 1] - bounds[k], shapes, parts[k]), range(jobs)))
+            list(ex.map(lambda k: _run_node(bounds[k], bounds[k + 1] - bounds[k], shapes, parts[k]), range(n_parts)))
         scenes = []
         with open(prefix.with_suffix(".u8.tmp"), "wb") as f:
             for p in parts:

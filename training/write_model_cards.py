@@ -87,6 +87,27 @@ def sail_card(d: Path) -> str:
             f" torch {t['torch']}, {t['seconds']} s; final loss (EMA) {t['final_loss_ema']:.4f}.",
             "- Loss only on the answer tokens and `</s>`; each scene's image prefix is computed once and",
             "  its KV cache shared by its questions (same math as one full pass).",
+        ]
+        pl = t.get("patch_loss")
+        if pl and (pl.get("weight", 0) > 0 or t.get("patch_only_steps", 0) > 0):
+            ro = pl.get("readout_200_eval_scenes") or {}
+            lines += [
+                "- Per-patch word loss (training only, `training/patch_targets.py`): at every `<vpatch>` the model's own",
+                f"  `model.norm` + `lm_head`, applied to layer output {pl['layer']} (the input of the last layer, which the",
+                "  answer tokens attend to), predicts the words of the object under the patch (its shape and colour; at the",
+                "  object's centre patch also `one` and its sides; background `zero`); weight "
+                f"{pl['weight']}. Nothing reads these logits at inference: the checkpoint is a plain SAIL model.",
+            ]
+            if t.get("patch_only_steps", 0) > 0:
+                lines += [
+                    f"- Two stages in one run: {t['patch_only_steps']} image-only steps × {t['scenes_per_step']} scenes with the patch loss alone",
+                    f"  (lr {t['lr']}, warmup {t['warmup']}, cosine), then {t['steps'] - t['patch_only_steps']} steps × {t.get('text_scenes_per_step')} scenes"
+                    f" with answers + patch loss (lr {t.get('text_lr')}, warmup {t.get('text_warmup')}, cosine).",
+                ]
+            if ro:
+                lines.append(f"- Patch read-out at the end on 200 held-out scenes: shape {fmt(ro.get('shape'))}, colour {fmt(ro.get('colour'))},"
+                             f" background {fmt(ro.get('background'))} of patches.")
+        lines += [
             (f"- Command: `{t['command']}`." if t.get("command") else "- Command: see `training/README.md`."),
             "",
             "## Held-out accuracy (PyTorch, greedy, exact match after trimming)",
