@@ -82,8 +82,11 @@ def sail_card(d: Path) -> str:
             + (f"per scene and step its caption plus {t['extra_questions']} questions of distinct random types drawn from"
                " every question the scene allows (`allQuestions` in scenes.mjs);"
                if t.get("extra_questions", -1) >= 0 else "the scene's questions (one per type);"),
-            f"  {t.get('steps_done', t['steps'])} of {t['steps']} planned steps × {t['scenes_per_step']} scenes, AdamW lr {t['lr']}"
-            f" (warmup {t['warmup']}, cosine), weight decay {t['weight_decay']}, seed {t['seed']}, device {t['device']},"
+            (f"  {t.get('steps_done', t['steps'])} of {t['steps']} planned steps (two stages, below), AdamW"
+             if t.get("patch_only_steps", 0) > 0 else
+             f"  {t.get('steps_done', t['steps'])} of {t['steps']} planned steps × {t['scenes_per_step']} scenes, AdamW lr {t['lr']}"
+             f" (warmup {t['warmup']}, cosine),")
+            + f" weight decay {t['weight_decay']}, seed {t['seed']}, device {t['device']},"
             f" torch {t['torch']}, {t['seconds']} s; final loss (EMA) {t['final_loss_ema']:.4f}.",
             "- Loss only on the answer tokens and `</s>`; each scene's image prefix is computed once and",
             "  its KV cache shared by its questions (same math as one full pass).",
@@ -130,6 +133,10 @@ def sail_card(d: Path) -> str:
         "  distribution. Only the question templates above; paraphrases may fail.",
         "- One image, one question per conversation in training (multi-turn chats are untrained).",
     ]
+    if m:
+        weak = [f"{k} {fmt(a['accuracy'])}" for k, a in m["eval"]["per_type"].items() if a["accuracy"] is not None and a["accuracy"] < 0.9]
+        if weak:
+            lines.append(f"- Weakest question types on held-out scenes: {', '.join(weak)} (table above).")
     if m and m["eval"]["overall"] < 0.9:
         t = m["train"]
         lines.append(f"- Below the 90% goal ({fmt(m['eval']['overall'])} overall) after {t.get('steps_done', t['steps'])} steps on {t['device']}: it needs more training.")
