@@ -27,6 +27,40 @@ def size_mib(d: Path) -> str:
     return f"{f.stat().st_size / 2**20:.2f} MiB" if f.exists() else "(not trained yet)"
 
 
+def sail_run_lines(t: dict, explain: bool = True) -> list[str]:
+    """One training run of train_sail.py, from its metrics.json record."""
+    K = t.get("patch_only_steps", 0)
+    qs = (f"caption plus {t['extra_questions']} questions of distinct random types from every question the scene allows"
+          + (" (presence yes and no, left/right and top/bottom as separate types)" if t.get("dense_questions") else "")
+          if t.get("extra_questions", -1) >= 0 else "the scene's questions (one per type)")
+    lines = [f"- {t['scenes']:,} training scenes (seeds 0..{t['scenes'] - 1}); per scene and text step its {qs}."]
+    if K > 0:
+        lines += [
+            f"- {t.get('steps_done', t['steps'])} of {t['steps']} planned steps in two stages: {K} image-only steps × {t['scenes_per_step']} scenes"
+            f" with the patch loss alone (lr {t['lr']}, warmup {t['warmup']}, cosine), then {t['steps'] - K} steps ×"
+            f" {t.get('text_scenes_per_step')} scenes with answers + patch loss (lr {t.get('text_lr')}, warmup {t.get('text_warmup')}, cosine).",
+        ]
+    else:
+        lines.append(f"- {t.get('steps_done', t['steps'])} of {t['steps']} planned steps × {t['scenes_per_step']} scenes, lr {t['lr']} (warmup {t['warmup']}, cosine).")
+    lines.append(f"- AdamW, weight decay {t['weight_decay']}, seed {t['seed']}, device {t['device']}, torch {t['torch']}, {t['seconds']} s;"
+                 f" final answer loss (EMA) {t['final_loss_ema']:.4f}.")
+    pl = t.get("patch_loss")
+    if pl and (pl.get("weight", 0) > 0 or K > 0):
+        lines += [] if not explain else [
+            "- Per-patch word loss (training only, `training/patch_targets.py`): at every `<vpatch>` the model's own",
+            f"  `model.norm` + `lm_head`, applied to layer output {pl['layer']} (the input of the last layer, which the",
+            "  answer tokens attend to), predicts the words of the object under the patch (its shape and colour; at the",
+            "  object's centre patch also `one` and its sides; background `zero`); weight "
+            f"{pl['weight']}. Nothing reads these logits at inference: the checkpoint is a plain SAIL model.",
+        ]
+        ro = pl.get("readout_200_eval_scenes") or {}
+        if ro:
+            lines.append(f"- Patch read-out at the end on 200 held-out scenes: shape {fmt(ro.get('shape'))}, colour {fmt(ro.get('colour'))},"
+                         f" background {fmt(ro.get('background'))} of patches.")
+    lines.append(f"- Command: `{t['command']}`." if t.get("command") else "- Command: see `training/README.md`.")
+    return lines
+
+
 def sail_card(d: Path) -> str:
     cfg = json.loads((d / "config.json").read_text()) if (d / "config.json").exists() else {}
     m = json.loads((d / "metrics.json").read_text()) if (d / "metrics.json").exists() else None
@@ -75,43 +109,21 @@ def sail_card(d: Path) -> str:
     ]
     if m:
         t, e = m["train"], m["eval"]
+        runs = []  # oldest first: a run continued with --init records the earlier run's record
+        r = t
+        while r:
+            runs.insert(0, r)
+            r = r.get("init_train")
+        lines += ["## Training", ""]
+        if len(runs) > 1:
+            lines += [f"{len(runs)} runs of `training/train_sail.py`, each continuing from the previous one's weights (`--init`).", ""]
+        for k, r in enumerate(runs):
+            if len(runs) > 1:
+                lines += [f"Run {k + 1}:", ""]
+            lines += sail_run_lines(r, explain=k == 0) + [""]
         lines += [
-            "## Training",
-            "",
-            f"- {t['scenes']:,} training scenes (seeds 0..{t['scenes'] - 1}); "
-            + (f"per scene and step its caption plus {t['extra_questions']} questions of distinct random types drawn from"
-               " every question the scene allows (`allQuestions` in scenes.mjs);"
-               if t.get("extra_questions", -1) >= 0 else "the scene's questions (one per type);"),
-            (f"  {t.get('steps_done', t['steps'])} of {t['steps']} planned steps (two stages, below), AdamW"
-             if t.get("patch_only_steps", 0) > 0 else
-             f"  {t.get('steps_done', t['steps'])} of {t['steps']} planned steps × {t['scenes_per_step']} scenes, AdamW lr {t['lr']}"
-             f" (warmup {t['warmup']}, cosine),")
-            + f" weight decay {t['weight_decay']}, seed {t['seed']}, device {t['device']},"
-            f" torch {t['torch']}, {t['seconds']} s; final loss (EMA) {t['final_loss_ema']:.4f}.",
-            "- Loss only on the answer tokens and `</s>`; each scene's image prefix is computed once and",
-            "  its KV cache shared by its questions (same math as one full pass).",
-        ]
-        pl = t.get("patch_loss")
-        if pl and (pl.get("weight", 0) > 0 or t.get("patch_only_steps", 0) > 0):
-            ro = pl.get("readout_200_eval_scenes") or {}
-            lines += [
-                "- Per-patch word loss (training only, `training/patch_targets.py`): at every `<vpatch>` the model's own",
-                f"  `model.norm` + `lm_head`, applied to layer output {pl['layer']} (the input of the last layer, which the",
-                "  answer tokens attend to), predicts the words of the object under the patch (its shape and colour; at the",
-                "  object's centre patch also `one` and its sides; background `zero`); weight "
-                f"{pl['weight']}. Nothing reads these logits at inference: the checkpoint is a plain SAIL model.",
-            ]
-            if t.get("patch_only_steps", 0) > 0:
-                lines += [
-                    f"- Two stages in one run: {t['patch_only_steps']} image-only steps × {t['scenes_per_step']} scenes with the patch loss alone",
-                    f"  (lr {t['lr']}, warmup {t['warmup']}, cosine), then {t['steps'] - t['patch_only_steps']} steps × {t.get('text_scenes_per_step')} scenes"
-                    f" with answers + patch loss (lr {t.get('text_lr')}, warmup {t.get('text_warmup')}, cosine).",
-                ]
-            if ro:
-                lines.append(f"- Patch read-out at the end on 200 held-out scenes: shape {fmt(ro.get('shape'))}, colour {fmt(ro.get('colour'))},"
-                             f" background {fmt(ro.get('background'))} of patches.")
-        lines += [
-            (f"- Command: `{t['command']}`." if t.get("command") else "- Command: see `training/README.md`."),
+            "Each scene's image prefix is computed once per step and its KV cache shared by its questions",
+            "(same math as one full pass); the answer loss is on the answer tokens and `</s>` only.",
             "",
             "## Held-out accuracy (PyTorch, greedy, exact match after trimming)",
             "",
