@@ -164,10 +164,14 @@ def training_questions(scene: dict, extra: int, rng: np.random.Generator, dense:
     return out
 
 
+def patch_logits(model, hidden, layout, aux_layer: int) -> torch.Tensor:
+    """The patch read-out: lm_head(norm(h)) at every <vpatch> of the layer output `aux_layer`."""
+    return model.lm_head(model.model.norm(hidden[aux_layer][:, 1: 1 + layout.nh * layout.nw]))
+
+
 def aux_patch_loss(model, hidden, layout, targets: PatchTargets, scenes, idx, aux_layer: int, device):
-    """Soft cross-entropy of lm_head(norm(h)) at every <vpatch> against patch_targets' words."""
-    h = hidden[aux_layer][:, 1: 1 + layout.nh * layout.nw]
-    logp = F.log_softmax(model.lm_head(model.model.norm(h)).float(), dim=-1)
+    """Soft cross-entropy of the patch read-out against patch_targets' words."""
+    logp = F.log_softmax(patch_logits(model, hidden, layout, aux_layer).float(), dim=-1)
     t = torch.from_numpy(targets.batch([scenes[i] for i in idx])).to(device)
     return -(t * logp).sum(-1).mean()
 
@@ -183,8 +187,7 @@ def patch_accuracy(model, layout, targets: PatchTargets, images, scenes, p, aux_
     for s in range(0, len(scenes), batch):
         idx = np.arange(s, min(s + batch, len(scenes)))
         _, hidden = layout.run_prefix(model, images[idx], p, return_hidden=True)
-        h = hidden[aux_layer][:, 1: 1 + layout.nh * layout.nw]
-        logits = model.lm_head(model.model.norm(h)).cpu()
+        logits = patch_logits(model, hidden, layout, aux_layer).cpu()
         t = torch.from_numpy(targets.batch([scenes[i] for i in idx]))
         bg = t[..., targets.zero] == 1
         ok_bg += int((logits.argmax(-1)[bg] == targets.zero).sum())
@@ -320,8 +323,6 @@ def main() -> None:
     ap.add_argument("--aux-layer", type=int, default=-2,
                     help="hidden state the patch loss reads (index into the layer outputs; -2 = input of the last layer, "
                          "whose attention the answer tokens read)")
-    ap.add_argument("--aux-until", type=float, default=1.0,
-                    help="fraction of --steps after which the patch loss weight decays linearly to 0 at the end")
     ap.add_argument("--patch-only-steps", type=int, default=0,
                     help="first steps train the image prefix with the patch loss alone (no text rows: ~2x the images per second)")
     ap.add_argument("--dense-questions", action="store_true",
@@ -396,16 +397,14 @@ def main() -> None:
             order, cursor = rng.permutation(len(tr_sc)), 0
         idx = np.sort(order[cursor: cursor + per_step])
         cursor += per_step
-        frac = step / args.steps
-        w = args.aux_weight * (1.0 if frac <= args.aux_until else max(0.0, (1 - frac) / (1 - args.aux_until)))
-        text_on = step > args.patch_only_steps
+        text_on = step > K
         text_loss, aux_loss = train_batch(model, layout, codec, tr_img, tr_sc, idx, cfg.vision_patch_size, device,
-                                          args.extra_questions, rng, aux=(targets, args.aux_layer) if w > 0 or not text_on else None,
+                                          args.extra_questions, rng, aux=(targets, args.aux_layer) if args.aux_weight > 0 or not text_on else None,
                                           text=text_on, dense=args.dense_questions)
         if text_loss is None:
             loss = aux_loss
         else:
-            loss = text_loss + w * aux_loss if aux_loss is not None else text_loss
+            loss = text_loss + args.aux_weight * aux_loss if aux_loss is not None else text_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -420,7 +419,7 @@ def main() -> None:
             print(f"stopping early at step {step}: --max-seconds {args.max_seconds} reached", flush=True)
             break
         if step % args.log_every == 0:
-            aux_txt = f" patch-loss {aux_ema:.4f} (w {w:.2f})" if aux_ema is not None else ""
+            aux_txt = f" patch-loss {aux_ema:.4f}" if aux_ema is not None else ""
             print(f"step {step} loss {ema if ema is not None else float('nan'):.4f}{aux_txt} lr {sched.get_last_lr()[0]:.2e} {time.time() - t0:.0f}s", flush=True)
         if step % args.eval_every == 0 and step < args.steps:
             ps, pc, pb = patch_accuracy(model, layout, targets, ev_img[:200], ev_sc[:200], cfg.vision_patch_size, args.aux_layer, device)
@@ -451,7 +450,7 @@ def main() -> None:
                   "dense_questions": args.dense_questions, "init": args.init, "init_train": init_train,
                   "patch_only_steps": args.patch_only_steps, "text_lr": args.text_lr, "text_warmup": args.text_warmup,
                   "text_scenes_per_step": args.text_scenes_per_step,
-                  "patch_loss": {"weight": args.aux_weight, "layer": args.aux_layer, "until": args.aux_until, "final_ema": aux_ema,
+                  "patch_loss": {"weight": args.aux_weight, "layer": args.aux_layer, "final_ema": aux_ema,
                                  "readout_200_eval_scenes": dict(zip(("shape", "colour", "background"), readout))},
                   "heads": args.heads, "kv_heads": args.kv_heads, "rope_theta": args.rope_theta,
                   "lr": args.lr, "warmup": args.warmup, "weight_decay": args.weight_decay, "seed": args.seed,
