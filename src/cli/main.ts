@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import { existsSync, readFileSync } from 'node:fs';
 import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, Model, Progress, Device } from '../api.js';
-import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel } from '../index.js';
+import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, supportedModelsText } from '../index.js';
 
 const USAGE = `tsvlm — vision-language models from Hugging Face checkpoints, in TypeScript
 
@@ -23,6 +23,9 @@ Common options:
   --max-new-tokens N    --temperature T  --top-p P  --top-k K  --min-p P  --seed S
   --repetition-penalty R   --stop STRING (repeatable)
   -q, --quiet           no progress on stderr
+
+Supported checkpoints (recognised from the folder):
+${supportedModelsText()}
 `;
 
 export class UsageError extends Error {}

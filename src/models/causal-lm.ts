@@ -6,7 +6,8 @@ import type { ModelFolder, WeightStore } from '../io/checkpoint.js';
 import { DecoderLM, type SeqState } from '../generate/decoder-lm.js';
 import { Sampler } from '../generate/sampler.js';
 import { streamGeneration } from '../generate/generate.js';
-import { parseDecoderConfig } from './decoders.js';
+import { DECODER_TYPES, parseDecoderConfig } from './decoders.js';
+import { modelTypeOf, openHfCheckpoint, type CheckpointProbe, type ModelEntry } from './entry.js';
 import type { DecoderConfig } from './llama.js';
 import { loadTokenizer, TextStreamer, type Tokenizer } from '../tokenizers/index.js';
 import { basename } from 'node:path';
@@ -146,3 +147,17 @@ export function lazyPrefill(make: () => Promise<ChatStream>): ChatStream {
     },
   };
 }
+
+const DECODER_NAMES: Record<string, string> = { llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', internlm2: 'InternLM2' };
+
+/** One registry entry per decoder model_type (text chat). */
+export const decoderEntries: ModelEntry[] = Object.keys(DECODER_TYPES).map((type) => ({
+  id: type,
+  kind: 'chat' as const,
+  describe: `${DECODER_NAMES[type] ?? type} text chat (config model_type "${type}")`,
+  matches: (p: CheckpointProbe) => modelTypeOf(p) === type,
+  load: (p: CheckpointProbe, opts: LoadOptions) => {
+    const { folder, store } = openHfCheckpoint(p, opts);
+    return DecoderChatModel.load(folder, store, opts);
+  },
+}));

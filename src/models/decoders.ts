@@ -13,7 +13,7 @@ export const DECODER_TYPES: Record<string, (cfg: Record<string, any>, store: Wei
 };
 
 export function parseDecoderConfig(cfg: Record<string, any>, store: WeightStore): DecoderConfig {
-  const parse = DECODER_TYPES[cfg.model_type];
+  const parse = Object.hasOwn(DECODER_TYPES, cfg.model_type) ? DECODER_TYPES[cfg.model_type] : undefined;
   if (!parse) {
     throw new CheckpointError(`config.json: model_type ${JSON.stringify(cfg.model_type)} is not a supported decoder (${Object.keys(DECODER_TYPES).join(', ')})`);
   }

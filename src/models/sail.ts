@@ -18,6 +18,7 @@ import { PrefixCache } from '../generate/prefix-cache.js';
 import { streamGeneration } from '../generate/generate.js';
 import { loadTokenizer, TextStreamer, type Tokenizer } from '../tokenizers/index.js';
 import { decodeImage } from '../processors/image.js';
+import { openHfCheckpoint, type ModelEntry } from './entry.js';
 import { sailPreprocess } from '../processors/vision.js';
 import { checkMaxTokens, eosIdsFor, imagesOf, lazyPrefill, samplerFor, textOf, validateMessages } from './causal-lm.js';
 
@@ -259,3 +260,14 @@ export class SailChatModel implements ChatModel {
     await this.lm.release();
   }
 }
+
+export const sailEntry: ModelEntry = {
+  id: 'sail',
+  kind: 'chat',
+  describe: 'SAIL: one Mistral transformer over raw pixel patches (model_type "mistral"/"sail" with vision_patch_size)',
+  matches: (p) => !!p.config && isSailConfig(p.config),
+  load: (p, opts) => {
+    const { folder, store } = openHfCheckpoint(p, opts);
+    return SailChatModel.load(folder, store, opts);
+  },
+};

@@ -12,6 +12,7 @@ import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
 import { decodeImage } from '../processors/image.js';
 import { siglipPixels, siglipPreprocessConfig, type SiglipPreprocessConfig } from '../processors/vision.js';
 import { basename } from 'node:path';
+import { modelTypeOf, openHfCheckpoint, type ModelEntry } from './entry.js';
 
 export interface SiglipTowerConfig {
   hidden_size: number;
@@ -297,3 +298,14 @@ function splitRows(flat: Float32Array, n: number): Float32Array[] {
   const d = flat.length / n;
   return Array.from({ length: n }, (_, i) => flat.slice(i * d, (i + 1) * d));
 }
+
+export const siglipEntry: ModelEntry = {
+  id: 'siglip',
+  kind: 'embedding',
+  describe: 'SigLIP image/text embeddings and zero-shot classification (config model_type "siglip")',
+  matches: (p) => modelTypeOf(p) === 'siglip',
+  load: (p, opts) => {
+    const { folder, store } = openHfCheckpoint(p, opts);
+    return SiglipEmbeddingModel.load(folder, store, opts);
+  },
+};

@@ -107,7 +107,7 @@ describe.skipIf(!have || !existsSync(join(root, 'dist/cli/main.js')))('tsvlm CLI
     writeFileSync(join(other, 'config.json'), JSON.stringify({ model_type: 'bert' }));
     const unsupported = tsvlm(['embed', '--model', other, '--text', 'x']);
     expect(unsupported.code).toBe(1);
-    expect(unsupported.err).toMatch(/model_type "bert" is not supported/);
+    expect(unsupported.err).toMatch(/model_type "bert" is not a supported checkpoint/);
     expect(tsvlm(['frobnicate']).code).toBe(2);
     expect(tsvlm(['generate', '--model', llama, '--max-new-tokens', 'x', '--prompt', 'a']).code).toBe(2);
     expect(readdirSync(work).length).toBeGreaterThan(0);

@@ -1,0 +1,70 @@
+// What a model file exports to be found by `loadModel`: how it recognises its checkpoint folders
+// and how it loads them (the table itself is registry.ts).
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { LoadOptions, Model } from '../api.js';
+import { CheckpointError, openModelFolder, WeightStore, type ModelFolder } from '../io/checkpoint.js';
+
+/** What a loader may look at to recognise a checkpoint folder, before any weight is read. */
+export interface CheckpointProbe {
+  dir: string;
+  /** File names directly inside the folder. */
+  files: string[];
+  /** config.json, when the folder has one. */
+  config?: Record<string, any>;
+  /** model_index.json (diffusers pipeline folders), when present. */
+  modelIndex?: Record<string, any>;
+}
+
+export interface ModelEntry {
+  /** The identifier users see in --help and errors (usually the config's model_type). */
+  id: string;
+  kind: Model['kind'];
+  /** One line: what checkpoints this entry loads. */
+  describe: string;
+  /** True when this entry loads the folder. Entries are tried in table order. */
+  matches(p: CheckpointProbe): boolean;
+  load(p: CheckpointProbe, opts: LoadOptions): Promise<Model>;
+}
+
+function readJson(path: string): Record<string, any> | undefined {
+  if (!existsSync(path)) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new CheckpointError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CheckpointError(`${path}: expected a JSON object`);
+  return v as Record<string, any>;
+}
+
+export function probeCheckpoint(dirIn: string): CheckpointProbe {
+  const dir = resolve(dirIn);
+  if (!existsSync(dir)) throw new CheckpointError(`model folder ${dirIn} does not exist`);
+  if (!statSync(dir).isDirectory()) throw new CheckpointError(`${dirIn} is not a folder (expected a checkpoint folder)`);
+  return {
+    dir,
+    files: readdirSync(dir),
+    config: readJson(join(dir, 'config.json')),
+    modelIndex: readJson(join(dir, 'model_index.json')),
+  };
+}
+
+/** config.json's model_type when it is a plain string (never a prototype key). */
+export function modelTypeOf(p: CheckpointProbe): string | undefined {
+  const t = p.config?.model_type;
+  return typeof t === 'string' ? t : undefined;
+}
+
+/**
+ * The common start of a Hugging Face checkpoint load: config + tokenizer configs, then the weight
+ * headers (safetensors or PyTorch), with progress.
+ */
+export function openHfCheckpoint(p: CheckpointProbe, opts: LoadOptions): { folder: ModelFolder; store: WeightStore } {
+  const folder = openModelFolder(p.dir);
+  opts.onProgress?.({ stage: 'load', done: 0, total: 1, message: `reading ${p.dir}` });
+  const store = WeightStore.open(folder.dir);
+  opts.onProgress?.({ stage: 'load', done: 1, total: 1, message: `${store.tensors.size} tensors` });
+  return { folder, store };
+}
