@@ -109,7 +109,27 @@ export interface EmbeddingModel {
   dispose(): Promise<void>;
 }
 
-export type Model = ChatModel | EmbeddingModel;
+/**
+ * An image tokenizer (SEED): images → discrete codes, codes → the embedding a generator consumes.
+ * Needs no text tokenizer.
+ */
+export interface ImageTokenizer {
+  readonly kind: 'image-tokenizer';
+  readonly info: ModelInfo;
+  /** Codes per image (SEED: 32). */
+  readonly codesPerImage: number;
+  /** Codes are integers in [0, codebookSize) (SEED: 8192). */
+  readonly codebookSize: number;
+  /** Shape of one decoded embedding (SEED v2: [1024], the unCLIP image embedding; v1: [77, 768]). */
+  readonly embeddingShape: readonly number[];
+  /** One list of `codesPerImage` codes per image, in order. */
+  encode(images: ImageInput[]): Promise<number[][]>;
+  /** One embedding per code list (row-major `embeddingShape`). */
+  decode(codes: number[][]): Promise<Float32Array[]>;
+  dispose(): Promise<void>;
+}
+
+export type Model = ChatModel | EmbeddingModel | ImageTokenizer;
 
 /** Errors caused by the caller's input (bad image, unknown token, oversized request). */
 export class InputError extends Error {

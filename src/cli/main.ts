@@ -30,6 +30,8 @@ ${supportedModelsText()}
 
 export class UsageError extends Error {}
 
+const KIND_TEXT: Record<Model['kind'], string> = { chat: 'a chat model', embedding: 'an embedding model', 'image-tokenizer': 'an image tokenizer' };
+
 const options = {
   model: { type: 'string', multiple: true },
   image: { type: 'string', multiple: true },
@@ -90,7 +92,10 @@ async function load(v: Values, kind: 'chat' | 'embedding'): Promise<Model> {
   const device = (v.device ?? 'cpu') as Device;
   if (device !== 'cpu' && device !== 'webgpu') throw new UsageError(`--device must be cpu or webgpu (got ${device})`);
   const m = await loadModel(dir, { device, onProgress: progress(v.quiet) });
-  if (m.kind !== kind) throw new UsageError(`${dir} is ${m.kind === 'chat' ? 'a chat' : 'an embedding'} model (${m.info.modelType}); this command needs ${kind === 'chat' ? 'a chat' : 'an embedding'} model`);
+  if (m.kind !== kind) {
+    await m.dispose();
+    throw new UsageError(`${dir} is ${KIND_TEXT[m.kind]} (${m.info.modelType}); this command needs ${KIND_TEXT[kind]}`);
+  }
   return m;
 }
 

@@ -78,7 +78,7 @@ export async function handleChat(raw: Request, ctx: ServeContext): Promise<Respo
   const req = parseChatRequest(await readJsonBody(raw, ctx.limits.maxBodyBytes), ctx.limits);
   const entry = ctx.lookup(req.model);
   if (entry.model.kind !== 'chat') {
-    throw badRequest(`model "${entry.name}" is an embedding model; use /v1/embeddings or /v1/classify`, 'model', 'wrong_model_kind');
+    throw badRequest(`model "${entry.name}" is not a chat model (${entry.model.kind}); use the endpoint for its kind (see /v1/models)`, 'model', 'wrong_model_kind');
   }
   const model = entry.model;
   const maxImages = Math.min(ctx.limits.maxImagesPerRequest, model.maxImages ?? Infinity);

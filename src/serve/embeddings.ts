@@ -9,7 +9,7 @@ import { classifyResponse, embeddingsResponse, parseClassifyRequest, parseEmbedd
 
 function embeddingModel(entry: ModelEntry): EmbeddingModel {
   if (entry.model.kind !== 'embedding') {
-    throw badRequest(`model "${entry.name}" is a chat model; use /v1/chat/completions`, 'model', 'wrong_model_kind');
+    throw badRequest(`model "${entry.name}" is not an embedding model (${entry.model.kind}); use the endpoint for its kind (see /v1/models)`, 'model', 'wrong_model_kind');
   }
   return entry.model;
 }
