@@ -13,6 +13,7 @@ Usage:
   tsvlm classify [--model DIR] --image FILE --labels "a cat,a dog"
   tsvlm embed [--model DIR] [--image FILE]... [--text TEXT]...
   tsvlm generate --model DIR [--prompt TEXT | --input-ids 1,2,3] [--chat]
+  tsvlm tokenize --model DIR --image FILE... [--json]  image → codes (SEED): one line of codes per image
   tsvlm serve [--model DIR | --model NAME=DIR]... [--host 127.0.0.1] [--port 8080] [--api-key KEY]
 
 Common options:
@@ -87,8 +88,9 @@ function progress(quiet: boolean | undefined) {
   return (p: Progress) => process.stderr.write(`[tsvlm] ${p.stage} ${p.done}/${p.total}${p.message ? ` ${p.message}` : ''}\n`);
 }
 
-async function load(v: Values, kind: 'chat' | 'embedding'): Promise<Model> {
-  const dir = v.model?.[0] ?? builtinModelDir(kind);
+async function load(v: Values, kind: Model['kind']): Promise<Model> {
+  if (!v.model?.length && kind === 'image-tokenizer') throw new UsageError('this command needs --model DIR (an image tokenizer checkpoint, e.g. SEED)');
+  const dir = v.model?.[0] ?? builtinModelDir(kind as 'chat' | 'embedding');
   const device = (v.device ?? 'cpu') as Device;
   if (device !== 'cpu' && device !== 'webgpu') throw new UsageError(`--device must be cpu or webgpu (got ${device})`);
   const m = await loadModel(dir, { device, onProgress: progress(v.quiet) });
@@ -207,6 +209,13 @@ async function cmdChat(v: Values, positionals: string[]): Promise<void> {
   await m.dispose();
 }
 
+async function cmdTokenize(v: Values): Promise<void> {
+  const images = (v.image ?? []).map(requireFile);
+  if (!images.length) throw new UsageError('tokenize needs at least one --image FILE');
+  const { runTokenize } = await import('./tokenize.js');
+  await runTokenize({ images, json: v.json, load: () => load(v, 'image-tokenizer') });
+}
+
 async function cmdServe(argv: string[]): Promise<number> {
   const { runServe } = await import('../serve/cli.js');
   // Without --model, serve the built-in chat and embedding models.
@@ -233,7 +242,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'classify': await cmdClassify(values); break;
       case 'generate': await cmdGenerate(values, positionals); break;
       case 'chat': await cmdChat(values, positionals); break;
-      default: throw new UsageError(`unknown command ${JSON.stringify(cmd)} (embed, classify, generate, chat, serve)`);
+      case 'tokenize': await cmdTokenize(values); break;
+      default: throw new UsageError(`unknown command ${JSON.stringify(cmd)} (embed, classify, generate, chat, tokenize, serve)`);
     }
     return 0;
   } catch (e) {

@@ -6,6 +6,7 @@ import type { CheckpointProbe, ModelEntry } from './entry.js';
 import { siglipEntry } from './siglip.js';
 import { sailEntry } from './sail.js';
 import { decoderEntries } from './causal-lm.js';
+import { seedV1Entry, seedV2Entry } from './seed/seed-tokenizer.js';
 
 export type { CheckpointProbe, ModelEntry } from './entry.js';
 export { probeCheckpoint } from './entry.js';
@@ -15,6 +16,8 @@ export const MODEL_REGISTRY: readonly ModelEntry[] = [
   sailEntry,
   siglipEntry,
   ...decoderEntries,
+  seedV2Entry,
+  seedV1Entry,
 ];
 
 export function findModelEntry(p: CheckpointProbe): ModelEntry | undefined {
