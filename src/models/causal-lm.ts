@@ -5,7 +5,7 @@ import { InputError } from '../api.js';
 import type { ModelFolder, WeightStore } from '../io/checkpoint.js';
 import { DecoderLM, type SeqState } from '../generate/decoder-lm.js';
 import { Sampler } from '../generate/sampler.js';
-import { streamGeneration } from '../generate/generate.js';
+import { streamGeneration, type GenerationLoop } from '../generate/generate.js';
 import { DECODER_TYPES, parseDecoderConfig } from './decoders.js';
 import { modelTypeOf, openHfCheckpoint, type CheckpointProbe, type ModelEntry } from './entry.js';
 import type { DecoderConfig } from './llama.js';
@@ -53,8 +53,9 @@ export function checkMaxTokens(o: GenerationOptions, promptTokens: number, conte
 }
 
 /** Generation from a prefilled state whose decoder takes token ids. */
-export function idsGeneration(lm: DecoderLM, state: SeqState, firstLogits: Float32Array, prompt: number[], tok: Tokenizer, eos: number[], o: GenerationOptions, maxNew: number): ChatStream {
+export function idsGeneration(lm: DecoderLM, state: SeqState, firstLogits: Float32Array, prompt: number[], tok: Tokenizer, eos: number[], o: GenerationOptions, maxNew: number, more: Partial<GenerationLoop> = {}): ChatStream {
   return streamGeneration({
+    ...more,
     firstLogits,
     step: async (t) => lm.lastLogits(await lm.forward(state, { ids: [[t]], seq: 1 }))[0]!,
     sampler: samplerFor(o),
