@@ -135,10 +135,10 @@ export class DecoderChatModel implements ChatModel {
 }
 
 /** A ChatStream whose prefill runs when first consumed (errors surface through the stream). */
-export function lazyPrefill(make: () => Promise<ChatStream>): ChatStream {
+export function lazyPrefill(make: () => Promise<ChatStream>, opts: { events?: boolean } = {}): ChatStream {
   let inner: Promise<ChatStream> | undefined;
   const get = () => (inner ??= make());
-  return {
+  const stream: ChatStream = {
     get result() {
       return get().then((s) => s.result);
     },
@@ -147,6 +147,15 @@ export function lazyPrefill(make: () => Promise<ChatStream>): ChatStream {
       yield* s;
     },
   };
+  // Models that draw: their inner stream carries images too.
+  if (opts.events) {
+    stream.events = async function* () {
+      const s = await get();
+      if (s.events) yield* s.events();
+      else for await (const text of s) yield { type: 'text' as const, text };
+    };
+  }
+  return stream;
 }
 
 const DECODER_NAMES: Record<string, string> = { llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', internlm2: 'InternLM2' };

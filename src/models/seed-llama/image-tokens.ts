@@ -72,7 +72,10 @@ export function checkCodes(l: ImageTokenLayout, codes: readonly number[], what: 
 export function spanCodes(l: ImageTokenLayout, ids: readonly number[], index: number, closed: boolean): { codes: number[]; error?: string } {
   const codes = ids.map((id) => id - l.firstCode);
   const name = `image ${index + 1} of the reply`;
-  if (!closed) return { codes, error: `${name} was cut off after ${ids.length} of ${l.codesPerImage} codes (no ${EOI_TOKEN} before the end of generation)` };
+  if (!closed) {
+    const got = ids.length < l.codesPerImage ? `after ${ids.length} of ${l.codesPerImage} codes` : `after ${ids.length} tokens (an image has ${l.codesPerImage} codes)`;
+    return { codes, error: `${name} was cut off ${got}: no ${EOI_TOKEN} before the end of generation` };
+  }
   if (ids.length !== l.codesPerImage) return { codes, error: `${name} has ${ids.length} codes between ${BOI_TOKEN} and ${EOI_TOKEN}; an image has exactly ${l.codesPerImage}` };
   const bad = ids.findIndex((id) => id < l.firstCode || id >= l.firstCode + l.codebookSize);
   if (bad >= 0) return { codes, error: `${name}: token ${ids[bad]} at position ${bad + 1} of the span is not an image code (ids ${l.firstCode}..${l.firstCode + l.codebookSize - 1})` };

@@ -106,7 +106,7 @@ export class SeedLlamaChatModel implements ChatModel {
   }
 
   chat(messages: ChatMessage[], o: GenerationOptions = {}): ChatStream {
-    return lazyPrefill(async () => this.run(await this.promptIds(messages, o.forceImage === true), o));
+    return lazyPrefill(async () => this.run(await this.promptIds(messages, o.forceImage === true), o), { events: true });
   }
 
   /** Generation from explicit prompt ids (CLI --input-ids), image spans handled as in chat. */
@@ -115,7 +115,7 @@ export class SeedLlamaChatModel implements ChatModel {
     for (const id of prompt) {
       if (!Number.isInteger(id) || id < 0 || id >= this.cfg.spec.vocabSize) throw new InputError(`token id ${id} is outside the vocabulary (0..${this.cfg.spec.vocabSize - 1})`);
     }
-    return lazyPrefill(async () => this.run(prompt, o));
+    return lazyPrefill(async () => this.run(prompt, o), { events: true });
   }
 
   private async run(prompt: number[], o: GenerationOptions): Promise<ChatStream> {
