@@ -3,8 +3,9 @@
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import { existsSync, readFileSync } from 'node:fs';
-import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, Model, Progress, Device } from '../api.js';
+import type { ChatMessage, ChatModel, ChatPart, EmbeddingModel, GenerationOptions, Model, Progress, Device } from '../api.js';
 import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, supportedModelsText } from '../index.js';
+import { drawnImageLine, writeDrawnImage } from './drawn-images.js';
 
 const USAGE = `tsvlm — vision-language models from Hugging Face checkpoints, in TypeScript
 
@@ -12,6 +13,7 @@ Usage:
   tsvlm chat [--model DIR] [--image FILE] ["question"]      chat about an image (REPL without a question)
   tsvlm classify [--model DIR] --image FILE --labels "a cat,a dog"
   tsvlm embed [--model DIR] [--image FILE]... [--text TEXT]...
+  tsvlm draw --model DIR "a red bus on a bridge"           draw an image (models that draw: SEED-LLaMA)
   tsvlm generate --model DIR [--prompt TEXT | --input-ids 1,2,3] [--chat]
   tsvlm tokenize --model DIR --image FILE... [--json]  image → codes (SEED): one line of codes per image
   tsvlm serve [--model DIR | --model NAME=DIR]... [--host 127.0.0.1] [--port 8080] [--api-key KEY]
@@ -21,6 +23,9 @@ Common options:
                         default: the built-in models (models/)
   --device cpu|webgpu   execution device (default cpu)
   --json                machine-readable output
+  --image-tokenizer DIR SEED-LLaMA: the SEED image tokenizer folder (reads images, its tokenizer
+                        files carry the image tokens)
+  --out-dir DIR         where drawn images are written as PNG (default: the current folder)
   --max-new-tokens N    --temperature T  --top-p P  --top-k K  --min-p P  --seed S
   --repetition-penalty R   --stop STRING (repeatable)
   -q, --quiet           no progress on stderr
@@ -58,6 +63,8 @@ const options = {
   'api-key': { type: 'string' },
   'image-dir': { type: 'string' },
   cors: { type: 'string' },
+  'image-tokenizer': { type: 'string' },
+  'out-dir': { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
@@ -93,7 +100,9 @@ async function load(v: Values, kind: Model['kind']): Promise<Model> {
   const dir = v.model?.[0] ?? builtinModelDir(kind as 'chat' | 'embedding');
   const device = (v.device ?? 'cpu') as Device;
   if (device !== 'cpu' && device !== 'webgpu') throw new UsageError(`--device must be cpu or webgpu (got ${device})`);
-  const m = await loadModel(dir, { device, onProgress: progress(v.quiet) });
+  const imageTokenizer = v['image-tokenizer'];
+  if (imageTokenizer !== undefined && !existsSync(imageTokenizer)) throw new UsageError(`--image-tokenizer ${imageTokenizer} does not exist`);
+  const m = await loadModel(dir, { device, onProgress: progress(v.quiet), imageTokenizer });
   if (m.kind !== kind) {
     await m.dispose();
     throw new UsageError(`${dir} is ${KIND_TEXT[m.kind]} (${m.info.modelType}); this command needs ${KIND_TEXT[kind]}`);
@@ -132,18 +141,39 @@ async function cmdClassify(v: Values): Promise<void> {
 }
 
 /** Streams a reply to stdout (or collects it for --json); Ctrl-C stops the generation. */
-async function streamReply(m: ChatModel, messages: ChatMessage[], v: Values, run?: (o: GenerationOptions) => ReturnType<ChatModel['chat']>): Promise<string> {
+async function streamReply(m: ChatModel, messages: ChatMessage[], v: Values, run?: (o: GenerationOptions) => ReturnType<ChatModel['chat']>, extra: GenerationOptions = {}): Promise<ChatMessage['content']> {
   const ac = new AbortController();
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig);
   try {
-    const o = generationOptions(v, ac.signal);
+    const o = { ...generationOptions(v, ac.signal), ...extra };
     const s = run ? run(o) : m.chat(messages, o);
-    if (!v.json) for await (const d of s) process.stdout.write(d);
+    // Models that draw: images go to --out-dir as PNG files, named in the output.
+    const outDir = v['out-dir'] ?? '.';
+    const written = new Map<number, string>();
+    const used = new Set<string>();
+    // The reply as message parts, so a drawn image goes back into the history as its codes.
+    const parts: ChatPart[] = [];
+    if (s.events) {
+      for await (const e of s.events()) {
+        if (e.type === 'text') {
+          if (!v.json) process.stdout.write(e.text);
+          const last = parts[parts.length - 1];
+          if (last?.type === 'text') last.text += e.text;
+          else parts.push({ type: 'text', text: e.text });
+          continue;
+        }
+        if (!e.image.error) parts.push({ type: 'image', image: new Uint8Array(), codes: e.image.codes });
+        const path = await writeDrawnImage(e.image, outDir, 'image', used);
+        if (path) written.set(e.image.index, path);
+        if (!v.json) process.stdout.write(`\n${drawnImageLine(e.image, path)}\n`);
+      }
+    } else if (!v.json) for await (const d of s) process.stdout.write(d);
     const r = await s.result;
-    if (v.json) process.stdout.write(JSON.stringify({ token_ids: r.tokenIds, text: r.text, finish_reason: r.finishReason, usage: { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens } }) + '\n');
+    const images = r.images?.map((g) => ({ index: g.index, codes: g.codes, file: written.get(g.index), error: g.error }));
+    if (v.json) process.stdout.write(JSON.stringify({ token_ids: r.tokenIds, text: r.text, ...(images ? { images } : {}), finish_reason: r.finishReason, usage: { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens } }) + '\n');
     else process.stdout.write('\n');
-    return r.text;
+    return parts.some((p) => p.type === 'image') ? parts : r.text;
   } finally {
     process.off('SIGINT', onSig);
   }
@@ -157,8 +187,9 @@ async function cmdGenerate(v: Values, positionals: string[]): Promise<void> {
   if (v['input-ids']) {
     const ids = v['input-ids'].split(',').map((s) => Number(s.trim()));
     if (ids.some((x) => !Number.isInteger(x))) throw new UsageError(`--input-ids must be comma-separated integers`);
-    if (!(m instanceof DecoderChatModel)) throw new UsageError('--input-ids needs a text decoder checkpoint');
-    await streamReply(m, [], v, (o) => m.generateIds(ids, o));
+    const direct = m as ChatModel & Partial<Pick<DecoderChatModel, 'generateIds'>>;
+    if (!direct.generateIds) throw new UsageError('--input-ids needs a text decoder checkpoint');
+    await streamReply(m, [], v, (o) => direct.generateIds!(ids, o));
   } else if (v.chat || !(m instanceof DecoderChatModel)) {
     await streamReply(m, [{ role: 'user', content: prompt }], v);
   } else {
@@ -216,6 +247,19 @@ async function cmdTokenize(v: Values): Promise<void> {
   await runTokenize({ images, json: v.json, load: () => load(v, 'image-tokenizer') });
 }
 
+/** Draw now: a model that writes images as tokens starts its reply with an image. */
+async function cmdDraw(v: Values, positionals: string[]): Promise<void> {
+  const prompt = (v.prompt ?? positionals.join(' ')).trim();
+  if (!prompt) throw new UsageError('draw needs a prompt: tsvlm draw --model DIR "a red bus on a bridge"');
+  const m = (await load(v, 'chat')) as ChatModel;
+  try {
+    if (!m.drawsImages) throw new UsageError(`${m.info.name} (${m.info.modelType}) does not draw images`);
+    await streamReply(m, [{ role: 'user', content: prompt }], v, undefined, { forceImage: true });
+  } finally {
+    await m.dispose();
+  }
+}
+
 async function cmdServe(argv: string[]): Promise<number> {
   const { runServe } = await import('../serve/cli.js');
   // Without --model, serve the built-in chat and embedding models.
@@ -243,7 +287,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'generate': await cmdGenerate(values, positionals); break;
       case 'chat': await cmdChat(values, positionals); break;
       case 'tokenize': await cmdTokenize(values); break;
-      default: throw new UsageError(`unknown command ${JSON.stringify(cmd)} (embed, classify, generate, chat, tokenize, serve)`);
+      case 'draw': await cmdDraw(values, positionals); break;
+      default: throw new UsageError(`unknown command ${JSON.stringify(cmd)} (embed, classify, generate, chat, draw, tokenize, serve)`);
     }
     return 0;
   } catch (e) {
