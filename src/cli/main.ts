@@ -1,18 +1,21 @@
 // tsvlm command line: embed, classify, generate, chat, serve. No model-specific branches: models
 // are reached through the library API only.
-import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, Model, Progress, Device } from '../api.js';
 import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, supportedModelsText } from '../index.js';
+import { UsageError, parseCommandArgs, commandHelp } from './args.js';
+import { COMMANDS, OPTION_DOCS, generationOptions, checkImages, readLabels, readPrompt } from './commands.js';
+
+export { UsageError, generationOptions };
 
 const USAGE = `tsvlm — vision-language models from Hugging Face checkpoints, in TypeScript
 
 Usage:
-  tsvlm chat [--model DIR] [--image FILE] ["question"]      chat about an image (REPL without a question)
-  tsvlm classify [--model DIR] --image FILE --labels "a cat,a dog"
+  tsvlm chat [--model DIR] [--image FILE]... ["question"]   chat about images (REPL without a question)
+  tsvlm classify [--model DIR] --image FILE... --labels "a cat,a dog"
   tsvlm embed [--model DIR] [--image FILE]... [--text TEXT]...
-  tsvlm generate --model DIR [--prompt TEXT | --input-ids 1,2,3] [--chat]
+  tsvlm generate --model DIR [--prompt TEXT | -f FILE | --input-ids 1,2,3] [--chat]
   tsvlm serve [--model DIR | --model NAME=DIR]... [--host 127.0.0.1] [--port 8080] [--api-key KEY]
 
 Common options:
@@ -22,13 +25,15 @@ Common options:
   --json                machine-readable output
   --max-new-tokens N    --temperature T  --top-p P  --top-k K  --min-p P  --seed S
   --repetition-penalty R   --stop STRING (repeatable)
+  --system TEXT         system prompt (chat, generate --chat)
+  -f, --file FILE       read the prompt from FILE ("-" = standard input)
   -q, --quiet           no progress on stderr
+  --version             print the version
+  tsvlm COMMAND --help  the command's options with their defaults
 
 Supported checkpoints (recognised from the folder):
 ${supportedModelsText()}
 `;
-
-export class UsageError extends Error {}
 
 const KIND_TEXT: Record<Model['kind'], string> = { chat: 'a chat model', embedding: 'an embedding model', 'image-tokenizer': 'an image tokenizer' };
 
@@ -37,7 +42,11 @@ const options = {
   image: { type: 'string', multiple: true },
   text: { type: 'string', multiple: true },
   labels: { type: 'string' },
+  label: { type: 'string', multiple: true },
   prompt: { type: 'string' },
+  file: { type: 'string', short: 'f' },
+  system: { type: 'string' },
+  version: { type: 'boolean' },
   'input-ids': { type: 'string' },
   chat: { type: 'boolean' },
   json: { type: 'boolean' },
@@ -59,28 +68,7 @@ const options = {
   cors: { type: 'string' },
 } as const;
 
-type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
-
-function num(v: string | undefined, name: string, int = false): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || (int && !Number.isInteger(n))) throw new UsageError(`--${name} must be a${int ? 'n integer' : ' number'} (got ${JSON.stringify(v)})`);
-  return n;
-}
-
-export function generationOptions(v: Values, signal?: AbortSignal): GenerationOptions {
-  return {
-    maxNewTokens: num(v['max-new-tokens'], 'max-new-tokens', true),
-    temperature: num(v.temperature, 'temperature'),
-    topP: num(v['top-p'], 'top-p'),
-    topK: num(v['top-k'], 'top-k', true),
-    minP: num(v['min-p'], 'min-p'),
-    seed: num(v.seed, 'seed', true),
-    repetitionPenalty: num(v['repetition-penalty'], 'repetition-penalty'),
-    stop: v.stop,
-    signal,
-  };
-}
+type Values = { [K in keyof typeof options]?: (typeof options)[K] extends { type: 'boolean' } ? boolean : (typeof options)[K] extends { multiple: true } ? string[] : string };
 
 function progress(quiet: boolean | undefined) {
   if (quiet || !process.stderr.isTTY && process.env.TSVLM_PROGRESS !== '1') return undefined;
@@ -88,6 +76,7 @@ function progress(quiet: boolean | undefined) {
 }
 
 async function load(v: Values, kind: 'chat' | 'embedding'): Promise<Model> {
+  if ((v.model?.length ?? 0) > 1) throw new UsageError(`--model was given ${v.model!.length} times; this command runs one model`);
   const dir = v.model?.[0] ?? builtinModelDir(kind);
   const device = (v.device ?? 'cpu') as Device;
   if (device !== 'cpu' && device !== 'webgpu') throw new UsageError(`--device must be cpu or webgpu (got ${device})`);
@@ -99,13 +88,8 @@ async function load(v: Values, kind: 'chat' | 'embedding'): Promise<Model> {
   return m;
 }
 
-function requireFile(f: string): string {
-  if (!existsSync(f)) throw new UsageError(`image file ${f} does not exist`);
-  return f;
-}
-
 async function cmdEmbed(v: Values): Promise<void> {
-  const images = (v.image ?? []).map(requireFile);
+  const images = checkImages(v.image ?? []);
   const texts = v.text ?? [];
   if (!images.length && !texts.length) throw new UsageError('embed needs at least one --image or --text');
   const m = (await load(v, 'embedding')) as EmbeddingModel;
@@ -117,15 +101,21 @@ async function cmdEmbed(v: Values): Promise<void> {
   await m.dispose();
 }
 
+/** Every --image against the same labels; --json writes one line per image. */
 async function cmdClassify(v: Values): Promise<void> {
-  if (v.image?.length !== 1) throw new UsageError('classify needs exactly one --image FILE');
-  if (!v.labels) throw new UsageError('classify needs --labels "label one,label two"');
-  const labels = v.labels.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!labels.length) throw new UsageError('--labels has no labels');
+  if (!v.image?.length) throw new UsageError('classify needs --image FILE (repeat it for several images)');
+  if (v.labels === undefined && !v.label?.length) throw new UsageError('classify needs --labels "label one,label two", --labels FILE or --label TEXT');
+  const labels = readLabels(v);
+  const images = checkImages(v.image);
   const m = (await load(v, 'embedding')) as EmbeddingModel;
-  const scores = await m.classify(requireFile(v.image[0]!), labels);
-  if (v.json) process.stdout.write(JSON.stringify({ model: m.info.name, image: v.image[0], scores }) + '\n');
-  else for (const s of scores) process.stdout.write(`${s.score.toFixed(4)}  ${'█'.repeat(Math.round(s.score * 20)).padEnd(20)}  ${s.label}\n`);
+  for (const image of images) {
+    const scores = await m.classify(image, labels);
+    if (v.json) process.stdout.write(JSON.stringify({ model: m.info.name, image, scores }) + '\n');
+    else {
+      if (images.length > 1) process.stdout.write(`${image}\n`);
+      for (const s of scores) process.stdout.write(`${s.score.toFixed(4)}  ${'█'.repeat(Math.round(s.score * 20)).padEnd(20)}  ${s.label}\n`);
+    }
+  }
   await m.dispose();
 }
 
@@ -147,39 +137,49 @@ async function streamReply(m: ChatModel, messages: ChatMessage[], v: Values, run
   }
 }
 
+/** The conversation so far plus a user turn; the system prompt (--system) leads it. */
+function withSystem(v: Values, messages: ChatMessage[]): ChatMessage[] {
+  return v.system !== undefined ? [{ role: 'system', content: v.system }, ...messages] : messages;
+}
+
 async function cmdGenerate(v: Values, positionals: string[]): Promise<void> {
-  const prompt = v.prompt ?? positionals.join(' ');
-  if (!prompt && !v['input-ids']) throw new UsageError('generate needs --prompt TEXT or --input-ids 1,2,3');
+  const prompt = readPrompt(v, positionals);
+  if (prompt !== undefined && v['input-ids']) throw new UsageError('give either a prompt or --input-ids, not both');
+  if (!prompt && !v['input-ids']) throw new UsageError('generate needs a prompt (argument, --prompt TEXT, -f FILE) or --input-ids 1,2,3');
   if (!v.model?.length) throw new UsageError('generate needs --model DIR (a Llama, Mistral, Qwen2 or InternLM2 checkpoint)');
+  if (v.system !== undefined && !v.chat) throw new UsageError('--system needs --chat (a plain continuation has no system prompt)');
+  const ids = v['input-ids']?.split(',').map((s) => Number(s.trim()));
+  if (ids?.some((x) => !Number.isInteger(x))) throw new UsageError(`--input-ids must be comma-separated integers`);
+  generationOptions(v);
   const m = (await load(v, 'chat')) as ChatModel;
-  if (v['input-ids']) {
-    const ids = v['input-ids'].split(',').map((s) => Number(s.trim()));
-    if (ids.some((x) => !Number.isInteger(x))) throw new UsageError(`--input-ids must be comma-separated integers`);
+  if (ids) {
     if (!(m instanceof DecoderChatModel)) throw new UsageError('--input-ids needs a text decoder checkpoint');
     await streamReply(m, [], v, (o) => m.generateIds(ids, o));
   } else if (v.chat || !(m instanceof DecoderChatModel)) {
-    await streamReply(m, [{ role: 'user', content: prompt }], v);
+    await streamReply(m, withSystem(v, [{ role: 'user', content: prompt! }]), v);
   } else {
-    const ids = m.tokenizer.encode(prompt, { addSpecialTokens: true });
-    await streamReply(m, [], v, (o) => m.generateIds(ids, o));
+    const promptIds = m.tokenizer.encode(prompt!, { addSpecialTokens: true });
+    await streamReply(m, [], v, (o) => m.generateIds(promptIds, o));
   }
   await m.dispose();
 }
 
 async function cmdChat(v: Values, positionals: string[]): Promise<void> {
+  const question = readPrompt(v, positionals)?.trim();
+  const files = checkImages(v.image ?? []);
+  generationOptions(v);
   const m = (await load(v, 'chat')) as ChatModel;
-  let image: Uint8Array | undefined = v.image?.[0] ? readFileSync(requireFile(v.image[0])) : undefined;
-  const question = positionals.join(' ').trim();
-  const userMsg = (text: string): ChatMessage => ({ role: 'user', content: image ? [{ type: 'image', image }, { type: 'text', text }] : text });
+  let images: Uint8Array[] = files.map((f) => readFileSync(f));
+  const userMsg = (text: string): ChatMessage => ({ role: 'user', content: images.length ? [...images.map((image) => ({ type: 'image' as const, image })), { type: 'text', text }] : text });
   if (question) {
-    await streamReply(m, [userMsg(question)], v);
+    await streamReply(m, withSystem(v, [userMsg(question)]), v);
     await m.dispose();
     return;
   }
   // REPL: each line a question about the same image; /image FILE switches; earlier turns are kept.
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
   let history: ChatMessage[] = [];
-  process.stdout.write(`tsvlm chat with ${m.info.name}${image ? ` about ${v.image![0]}` : ''}. /image FILE switches image, /reset clears, /quit exits.\n`);
+  process.stdout.write(`tsvlm chat with ${m.info.name}${files.length ? ` about ${files.join(', ')}` : ''}. /image FILE switches image, /reset clears, /quit exits.\n`);
   rl.setPrompt('> ');
   rl.prompt();
   for await (const line of rl) {
@@ -190,11 +190,11 @@ async function cmdChat(v: Values, positionals: string[]): Promise<void> {
       if (q === '/reset') history = [];
       else if (q.startsWith('/image')) {
         const f = q.slice(6).trim();
-        image = readFileSync(requireFile(f));
+        images = checkImages([f]).map((x) => readFileSync(x));
         history = [];
         process.stdout.write(`image: ${f}\n`);
       } else {
-        const msgs: ChatMessage[] = history.length ? [...history, { role: 'user', content: q }] : [userMsg(q)];
+        const msgs: ChatMessage[] = history.length ? [...history, { role: 'user', content: q }] : withSystem(v, [userMsg(q)]);
         const answer = await streamReply(m, msgs, v);
         history = [...msgs, { role: 'assistant', content: answer }];
       }
@@ -215,17 +215,26 @@ async function cmdServe(argv: string[]): Promise<number> {
   return runServe(args, (dir, opts) => loadModel(dir, opts));
 }
 
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(USAGE);
     return cmd ? 0 : 2;
   }
+  if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
+    process.stdout.write(`tsvlm ${packageVersion()}\n`);
+    return 0;
+  }
+  const spec = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
   try {
     if (cmd === 'serve') return await cmdServe(rest);
-    const { values, positionals } = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
+    const { values, positionals } = parseCommandArgs<Values>(cmd, rest, options, spec);
     if (values.help) {
-      process.stdout.write(USAGE);
+      process.stdout.write(spec ? commandHelp(cmd, spec, options, OPTION_DOCS) : USAGE);
       return 0;
     }
     switch (cmd) {
@@ -240,7 +249,7 @@ export async function main(argv: string[]): Promise<number> {
     const err = e as Error & { code?: string };
     const usage = e instanceof UsageError || err.code?.startsWith('ERR_PARSE_ARGS');
     process.stderr.write(`tsvlm: error: ${err.message}\n`);
-    if (usage) process.stderr.write(`run "tsvlm --help" for usage\n`);
+    if (usage) process.stderr.write(`run "tsvlm ${spec ? `${cmd} ` : ''}--help" for usage\n`);
     if (process.env.TSVLM_DEBUG && err.stack) process.stderr.write(err.stack + '\n');
     return usage ? 2 : 1;
   }
