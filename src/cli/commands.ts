@@ -2,7 +2,7 @@
 // checks of its inputs that run before a model is loaded: files, labels, prompts, sampling flags.
 // A new command adds an entry to COMMANDS (and docs for new flags to OPTION_DOCS).
 import { readFileSync, existsSync, statSync } from 'node:fs';
-import type { GenerationOptions } from '../api.js';
+import type { Device, GenerationOptions } from '../api.js';
 import { readImageHeader } from '../processors/image-header.js';
 import { SAMPLING_RANGES, samplingRangeError } from '../generate/sampler.js';
 import { DEFAULT_MAX_NEW_TOKENS } from '../models/causal-lm.js';
@@ -17,7 +17,7 @@ export const SAMPLING_FLAGS = ['max-new-tokens', 'temperature', 'top-p', 'top-k'
 
 export const OPTION_DOCS: Record<string, OptionDoc> = {
   model: { arg: 'DIR', help: 'checkpoint folder (config.json, *.safetensors, tokenizer files)', repeatable: false },
-  device: { arg: 'cpu|webgpu', help: 'where the model runs', default: 'cpu' },
+  device: { arg: 'cpu|webgpu|auto', help: 'where the model runs (auto: WebGPU when it has an adapter, else CPU)', default: 'cpu' },
   json: { help: 'machine-readable output on stdout' },
   quiet: { help: 'no progress on stderr' },
   help: { help: 'show this help' },
@@ -137,4 +137,11 @@ export function readPrompt(v: CliValues, positionals: string[]): string | undefi
   const file = positionals.find((p) => /\.(png|jpe?g|webp|gif|bmp|tiff?)$/i.test(p) && existsSync(p));
   if (file) throw new UsageError(`the argument ${JSON.stringify(file)} is a file, not part of the question; pass each image with its own --image`);
   return positionals.join(' ');
+}
+
+/** --device: cpu, webgpu or auto (resolved when the model loads). */
+export function checkDevice(v: unknown): Device | 'auto' {
+  const d = v ?? 'cpu';
+  if (d !== 'cpu' && d !== 'webgpu' && d !== 'auto') throw new UsageError(`--device must be cpu, webgpu or auto (got ${JSON.stringify(d)})`);
+  return d;
 }

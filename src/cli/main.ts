@@ -2,10 +2,11 @@
 // are reached through the library API only.
 import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
-import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, Model, Progress, Device } from '../api.js';
+import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, Model, Progress } from '../api.js';
 import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, supportedModelsText } from '../index.js';
 import { UsageError, parseCommandArgs, commandHelp } from './args.js';
-import { COMMANDS, OPTION_DOCS, generationOptions, checkImages, readLabels, readPrompt } from './commands.js';
+import { COMMANDS, OPTION_DOCS, generationOptions, checkImages, checkDevice, readLabels, readPrompt } from './commands.js';
+import { resolveDevice } from '../graph/session.js';
 
 export { UsageError, generationOptions };
 
@@ -21,7 +22,7 @@ Usage:
 Common options:
   --model DIR           checkpoint folder (config.json, *.safetensors, tokenizer files);
                         default: the built-in models (models/)
-  --device cpu|webgpu   execution device (default cpu)
+  --device cpu|webgpu|auto  execution device (default cpu; auto: WebGPU when it has an adapter)
   --json                machine-readable output
   --max-new-tokens N    --temperature T  --top-p P  --top-k K  --min-p P  --seed S
   --repetition-penalty R   --stop STRING (repeatable)
@@ -78,8 +79,7 @@ function progress(quiet: boolean | undefined) {
 async function load(v: Values, kind: 'chat' | 'embedding'): Promise<Model> {
   if ((v.model?.length ?? 0) > 1) throw new UsageError(`--model was given ${v.model!.length} times; this command runs one model`);
   const dir = v.model?.[0] ?? builtinModelDir(kind);
-  const device = (v.device ?? 'cpu') as Device;
-  if (device !== 'cpu' && device !== 'webgpu') throw new UsageError(`--device must be cpu or webgpu (got ${device})`);
+  const device = await resolveDevice(checkDevice(v.device));
   const m = await loadModel(dir, { device, onProgress: progress(v.quiet) });
   if (m.kind !== kind) {
     await m.dispose();

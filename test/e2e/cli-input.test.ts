@@ -5,6 +5,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUILT, IMAGES, ROOT, assemble, haveFixtures, tsvlm, workDir } from '../helpers/cli.js';
+import { webgpuAvailable } from '../../src/graph/session.js';
 
 const work = workDir();
 const img = (f: string) => join(IMAGES, f);
@@ -134,5 +135,19 @@ describe.skipIf(!BUILT || !have)('tsvlm CLI takes every input it is given', () =
     const plain = tsvlm(['generate', '--model', llama, '--prompt', 'Hello', '--system', 'x']);
     expect(plain.code).toBe(2);
     expect(plain.err).toMatch(/--system needs --chat/);
+  });
+
+  it('--device auto runs where WebGPU has no adapter; --device webgpu there says so in one sentence', async () => {
+    const auto = tsvlm(['embed', '--model', siglip, '--text', 'a cat', '--device', 'auto', '--json']);
+    expect(auto.code, auto.err).toBe(0);
+    expect(JSON.parse(auto.out).embeddings).toHaveLength(1);
+    const bad = tsvlm(['embed', '--model', nowhere, '--text', 'a cat', '--device', 'tpu']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--device must be cpu, webgpu or auto/);
+    if (await webgpuAvailable()) return;
+    const gpu = tsvlm(['embed', '--model', siglip, '--text', 'a cat', '--device', 'webgpu']);
+    expect(gpu.code).toBe(1);
+    const ours = gpu.err.split('\n').filter((l) => l.startsWith('tsvlm:'));
+    expect(ours).toEqual(['tsvlm: error: WebGPU has no adapter on this machine (no GPU driver Dawn can use: Vulkan, Metal or D3D12); run with --device cpu, or --device auto to fall back to it']);
   });
 });
