@@ -122,7 +122,7 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
         break;
       case '--device': {
         const d = take();
-        if (d !== 'cpu' && d !== 'webgpu' && d !== 'auto') throw new UsageError(`--device expects cpu, webgpu or auto (got "${d}")`);
+        if (d !== 'cpu' && d !== 'webgpu' && d !== 'auto') throw new UsageError(`--device expects cpu or webgpu, or auto to pick (got "${d}")`);
         args.device = d;
         break;
       }
