@@ -1,12 +1,12 @@
 // tsvlm command line: embed, classify, generate, chat, serve. No model-specific branches: models
 // are reached through the library API only.
-import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
 import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, Model, Progress } from '../api.js';
 import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, supportedModelsText } from '../index.js';
 import { UsageError, parseCommandArgs, commandHelp } from './args.js';
 import { COMMANDS, OPTION_DOCS, generationOptions, checkImages, checkDevice, readLabels, readPrompt } from './commands.js';
 import { resolveDevice } from '../graph/session.js';
+import { resultJson, runRepl } from './repl.js';
 
 export { UsageError, generationOptions };
 
@@ -129,7 +129,7 @@ async function streamReply(m: ChatModel, messages: ChatMessage[], v: Values, run
     const s = run ? run(o) : m.chat(messages, o);
     if (!v.json) for await (const d of s) process.stdout.write(d);
     const r = await s.result;
-    if (v.json) process.stdout.write(JSON.stringify({ token_ids: r.tokenIds, text: r.text, finish_reason: r.finishReason, usage: { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens } }) + '\n');
+    if (v.json) process.stdout.write(resultJson(r) + '\n');
     else process.stdout.write('\n');
     return r.text;
   } finally {
@@ -164,47 +164,29 @@ async function cmdGenerate(v: Values, positionals: string[]): Promise<void> {
   await m.dispose();
 }
 
-async function cmdChat(v: Values, positionals: string[]): Promise<void> {
+async function cmdChat(v: Values, positionals: string[]): Promise<number> {
   const question = readPrompt(v, positionals)?.trim();
   const files = checkImages(v.image ?? []);
   generationOptions(v);
   const m = (await load(v, 'chat')) as ChatModel;
-  let images: Uint8Array[] = files.map((f) => readFileSync(f));
-  const userMsg = (text: string): ChatMessage => ({ role: 'user', content: images.length ? [...images.map((image) => ({ type: 'image' as const, image })), { type: 'text', text }] : text });
-  if (question) {
-    await streamReply(m, withSystem(v, [userMsg(question)]), v);
-    await m.dispose();
-    return;
-  }
-  // REPL: each line a question about the same image; /image FILE switches; earlier turns are kept.
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
-  let history: ChatMessage[] = [];
-  process.stdout.write(`tsvlm chat with ${m.info.name}${files.length ? ` about ${files.join(', ')}` : ''}. /image FILE switches image, /reset clears, /quit exits.\n`);
-  rl.setPrompt('> ');
-  rl.prompt();
-  for await (const line of rl) {
-    const q = line.trim();
-    if (!q) { rl.prompt(); continue; }
-    if (q === '/quit' || q === '/exit') break;
-    try {
-      if (q === '/reset') history = [];
-      else if (q.startsWith('/image')) {
-        const f = q.slice(6).trim();
-        images = checkImages([f]).map((x) => readFileSync(x));
-        history = [];
-        process.stdout.write(`image: ${f}\n`);
-      } else {
-        const msgs: ChatMessage[] = history.length ? [...history, { role: 'user', content: q }] : withSystem(v, [userMsg(q)]);
-        const answer = await streamReply(m, msgs, v);
-        history = [...msgs, { role: 'assistant', content: answer }];
-      }
-    } catch (e) {
-      process.stderr.write(`error: ${(e as Error).message}\n`);
+  const images = files.map((f) => readFileSync(f));
+  try {
+    if (question) {
+      const content = images.length ? [...images.map((image) => ({ type: 'image' as const, image })), { type: 'text' as const, text: question }] : question;
+      await streamReply(m, withSystem(v, [{ role: 'user', content }]), v);
+      return 0;
     }
-    rl.prompt();
+    return await runRepl({
+      model: m,
+      images: files.map((name, i) => ({ name, bytes: images[i]! })),
+      system: v.system,
+      json: v.json,
+      options: (signal) => generationOptions(v, signal),
+      readImage: (f) => readFileSync(checkImages([f])[0]!),
+    });
+  } finally {
+    await m.dispose();
   }
-  rl.close();
-  await m.dispose();
 }
 
 async function cmdServe(argv: string[]): Promise<number> {
@@ -241,7 +223,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'embed': await cmdEmbed(values); break;
       case 'classify': await cmdClassify(values); break;
       case 'generate': await cmdGenerate(values, positionals); break;
-      case 'chat': await cmdChat(values, positionals); break;
+      case 'chat': return await cmdChat(values, positionals);
       default: throw new UsageError(`unknown command ${JSON.stringify(cmd)} (embed, classify, generate, chat, serve)`);
     }
     return 0;

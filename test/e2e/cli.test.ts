@@ -70,7 +70,7 @@ describe.skipIf(!have || !BUILT)('tsvlm CLI', () => {
     expect(j.usage.prompt_tokens).toBeGreaterThan(20);
     const repl = tsvlm(['chat', '--model', sail, '--image', join(images, 'synthetic.png'), '--max-new-tokens', '4'], `What is this?\nAnd the colour?\n/image ${join(images, 'rgba.png')}\nNow?\n/quit\n`);
     expect(repl.code, repl.err).toBe(0);
-    expect(repl.out).toContain('image: ');
+    expect(repl.err).toContain('image: ');
     const text = tsvlm(['chat', '--model', sail, 'Hello there', '--max-new-tokens', '4', '--json']);
     expect(text.code, text.err).toBe(0);
   });
