@@ -21,6 +21,7 @@ Usage:
   tsvlm generate --model DIR [--prompt TEXT | -f FILE | --input-ids 1,2,3] [--chat]
   tsvlm tokenize --model DIR --image FILE... [--json]      image → codes (SEED): one line of codes per image
   tsvlm serve [--model DIR | --model NAME=DIR]... [--host 127.0.0.1] [--port 8080] [--api-key KEY]
+  tsvlm batch tokenize|embed --model DIR --input DIR|LIST|TARS --out DIR   datasets → Parquet (batch --help)
 
 Common options:
   --model DIR           checkpoint folder (config.json, *.safetensors, tokenizer files);
@@ -250,6 +251,7 @@ export async function main(argv: string[]): Promise<number> {
   const spec = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
   try {
     if (cmd === 'serve') return await cmdServe(rest);
+    if (cmd === 'batch') return await (await import('../batch/cli.js')).runBatchCli(rest);
     const { values, positionals } = parseCommandArgs<Values>(cmd, rest, options, spec);
     if (values.help) {
       process.stdout.write(spec ? commandHelp(cmd, spec, options, OPTION_DOCS) : USAGE);
