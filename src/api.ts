@@ -60,6 +60,8 @@ export interface GenerationOptions {
   /** Generation stops when one of these strings appears; it is not part of the returned text. */
   stop?: string[];
   signal?: AbortSignal;
+  /** Most tiles per image for models that tile images (HoVLE's max_num; default from the checkpoint). */
+  maxTiles?: number;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';
@@ -85,7 +87,7 @@ export interface ChatModel {
   readonly maxImages?: number;
   chat(messages: ChatMessage[], opts?: GenerationOptions): ChatStream;
   /** Number of prompt tokens a request would use (for limits and usage), without running the model. */
-  countPromptTokens?(messages: ChatMessage[]): Promise<number>;
+  countPromptTokens?(messages: ChatMessage[], opts?: GenerationOptions): Promise<number>;
   dispose(): Promise<void>;
 }
 

@@ -5,6 +5,7 @@
 import type { CheckpointProbe, ModelEntry } from './entry.js';
 import { siglipEntry } from './siglip.js';
 import { sailEntry } from './sail.js';
+import { hovleEntry } from './hovle/index.js';
 import { decoderEntries } from './causal-lm.js';
 
 export type { CheckpointProbe, ModelEntry } from './entry.js';
@@ -13,6 +14,7 @@ export { probeCheckpoint } from './entry.js';
 /** Order matters: the first match wins (SAIL is a Mistral config with vision fields). */
 export const MODEL_REGISTRY: readonly ModelEntry[] = [
   sailEntry,
+  hovleEntry,
   siglipEntry,
   ...decoderEntries,
 ];

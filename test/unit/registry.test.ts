@@ -25,6 +25,8 @@ describe('model registry', () => {
     expect(id({ model_type: 'mistral' })).toBe('mistral');
     expect(id({ model_type: 'llama' })).toBe('llama');
     expect(id({ model_type: 'internlm2' })).toBe('internlm2');
+    expect(id({ model_type: 'internvl_chat', embedding_config: { model_type: 'holistic_embedding' }, llm_config: { model_type: 'internlm2' } })).toBe('hovle');
+    expect(id({ model_type: 'internvl_chat', vision_config: { model_type: 'intern_vit_6b' } })).toBeUndefined();
   });
 
   it('never matches prototype keys or non-string model_types', () => {
