@@ -22,6 +22,7 @@ Common options:
   --json                machine-readable output
   --max-new-tokens N    --temperature T  --top-p P  --top-k K  --min-p P  --seed S
   --repetition-penalty R   --stop STRING (repeatable)
+  --max-tiles N         most tiles per image for tiling models (HoVLE's max_num)
   -q, --quiet           no progress on stderr
 
 Supported checkpoints (recognised from the folder):
@@ -50,6 +51,7 @@ const options = {
   seed: { type: 'string' },
   'repetition-penalty': { type: 'string' },
   stop: { type: 'string', multiple: true },
+  'max-tiles': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
   host: { type: 'string' },
@@ -78,6 +80,7 @@ export function generationOptions(v: Values, signal?: AbortSignal): GenerationOp
     seed: num(v.seed, 'seed', true),
     repetitionPenalty: num(v['repetition-penalty'], 'repetition-penalty'),
     stop: v.stop,
+    maxTiles: num(v['max-tiles'], 'max-tiles', true),
     signal,
   };
 }
