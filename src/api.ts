@@ -78,6 +78,8 @@ export interface GenerationOptions {
   forceImage?: boolean;
   /** Progress of long work inside a request (image rendering steps). */
   onProgress?: (p: Progress) => void;
+  /** Most tiles per image for models that tile images (HoVLE's max_num; default from the checkpoint). */
+  maxTiles?: number;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';
@@ -130,7 +132,7 @@ export interface ChatModel {
   readonly drawsImages?: boolean;
   chat(messages: ChatMessage[], opts?: GenerationOptions): ChatStream;
   /** Number of prompt tokens a request would use (for limits and usage), without running the model. */
-  countPromptTokens?(messages: ChatMessage[]): Promise<number>;
+  countPromptTokens?(messages: ChatMessage[], opts?: GenerationOptions): Promise<number>;
   dispose(): Promise<void>;
 }
 

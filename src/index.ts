@@ -9,6 +9,7 @@ export { CheckpointError } from './io/checkpoint.js';
 export { decodeImage, readImageHeader } from './processors/image.js';
 export { SiglipEmbeddingModel } from './models/siglip.js';
 export { SailChatModel } from './models/sail.js';
+export { HovleChatModel } from './models/hovle/index.js';
 export { DecoderChatModel } from './models/causal-lm.js';
 export { SeedLlamaChatModel } from './models/seed-llama/seed-llama.js';
 export { builtinModelDir, BUILTIN_MODELS } from './builtin.js';

@@ -39,6 +39,7 @@ export const OPTION_DOCS: Record<string, OptionDoc> = {
   seed: { arg: 'S', help: 'random seed (integer) for reproducible sampling', default: 'random' },
   stop: { arg: 'STRING', help: 'stop when the text contains STRING' },
   version: { help: 'print the tsvlm version' },
+  'max-tiles': { arg: 'N', help: "most tiles per image for models that tile images (HoVLE's max_num)", default: "the checkpoint's max_dynamic_patch" },
   'image-tokenizer': { arg: 'DIR', help: 'SEED-LLaMA: the SEED image tokenizer folder (reads images; its tokenizer files carry the image tokens)' },
   'out-dir': { arg: 'DIR', help: 'where drawn images are written as PNG', default: 'the current folder' },
 };
@@ -47,7 +48,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   chat: {
     synopsis: '[--model DIR] [--image FILE]... [QUESTION | -f FILE | -]',
     about: 'Asks a chat model about images and streams the answer. Without a question: a REPL (one\nquestion per line, earlier turns kept; /help lists its commands).',
-    options: [...COMMON, 'image', 'system', 'file', 'image-tokenizer', 'out-dir', ...SAMPLING_FLAGS],
+    options: [...COMMON, 'image', 'system', 'file', 'max-tiles', 'image-tokenizer', 'out-dir', ...SAMPLING_FLAGS],
     positional: 'QUESTION',
     notes: `Default model: the built-in ${BUILTIN_MODELS.chat}.`,
   },
@@ -102,8 +103,10 @@ export function generationOptions(v: CliValues, signal?: AbortSignal): Generatio
     seed: num(v.seed, 'seed', true),
     repetitionPenalty: num(v['repetition-penalty'], 'repetition-penalty'),
     stop: v.stop as string[] | undefined,
+    maxTiles: num(v['max-tiles'], 'max-tiles', true),
     signal,
   };
+  if (o.maxTiles !== undefined && o.maxTiles < 1) throw new UsageError(`--max-tiles must be at least 1 (got ${o.maxTiles})`);
   if (o.maxNewTokens !== undefined && o.maxNewTokens < 1) throw new UsageError(`--max-new-tokens must be at least 1 (got ${o.maxNewTokens})`);
   for (const [flag, key] of Object.entries(RANGE_FLAGS)) {
     const why = samplingRangeError(key, o[key]);

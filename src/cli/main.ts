@@ -32,6 +32,7 @@ Common options:
   --repetition-penalty R   --stop STRING (repeatable)
   --system TEXT         system prompt (chat, generate --chat)
   -f, --file FILE       read the prompt from FILE ("-" = standard input)
+  --max-tiles N         most tiles per image for tiling models (HoVLE's max_num)
   -q, --quiet           no progress on stderr
   --image-tokenizer DIR SEED-LLaMA: the SEED image tokenizer folder (reads images; its tokenizer
                         files carry the image tokens)
@@ -67,6 +68,7 @@ const options = {
   seed: { type: 'string' },
   'repetition-penalty': { type: 'string' },
   stop: { type: 'string', multiple: true },
+  'max-tiles': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
   host: { type: 'string' },

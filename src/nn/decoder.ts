@@ -59,12 +59,17 @@ export interface DecoderGraphOptions {
   hiddenStates?: boolean;
   /** 'new' (CPU cache appends new_key.i) or 'present' (whole present_key.i, kept on the GPU). */
   cacheOutputs?: 'new' | 'present';
+  /**
+   * 'logits' (default): final norm + lm head. 'none': the last layer's output as `hidden` [B, S, D]
+   * for every position, no norm, no head (HoVLE's embedding layers feed another decoder).
+   */
+  head?: 'logits' | 'none';
 }
 
 /** Checks the checkpoint against the spec (names and shapes) with one clear error. */
-export function expectDecoderWeights(store: WeightStore, s: DecoderSpec): void {
+export function expectDecoderWeights(store: WeightStore, s: DecoderSpec, head: 'logits' | 'none' = 'logits'): void {
   const D = s.hiddenSize, hd = s.headDim;
-  const shapes: Record<string, number[]> = {
+  const shapes: Record<string, number[]> = head === 'none' ? {} : {
     [s.names.embed]: [s.vocabSize, D],
     [s.names.norm]: [D],
     [s.names.lmHead]: [s.vocabSize, D],
@@ -97,7 +102,7 @@ function rope(g: Graph, x: Value, cos: Value, sin: Value, half: number): Value {
 }
 
 export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: DecoderGraphOptions): Graph {
-  expectDecoderWeights(store, s);
+  expectDecoderWeights(store, s, opts.head);
   const g = new Graph('decoder');
   const w = new GraphWeights(g, store);
   const D = s.hiddenSize, H = s.numHeads, KV = s.numKvHeads, hd = s.headDim, G = H / KV, half = hd / 2;
@@ -166,6 +171,11 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
     const ff = linear(w, g.op('Mul', [activation(g, linear(w, m, n.gate), s.hiddenAct), linear(w, m, n.up)]), n.down);
     x = g.op('Add', [x, ff]);
     hidden.push(x);
+  }
+  if (opts.head === 'none') {
+    g.output(g.op('Reshape', [x, shape([D])]), 'hidden');
+    if (opts.hiddenStates) hidden.slice(0, -1).forEach((h, i) => g.output(g.op('Reshape', [h, shape([D])]), i ? `hidden.layer.${i - 1}` : 'hidden.embeddings'));
+    return g;
   }
   let last = x;
   let outLead = bs;
