@@ -76,15 +76,15 @@ export function componentConfig(p: PipelineFolder, name: string): Record<string,
 }
 
 export interface WeightOptions {
-  /** Prefer `*.fp16.safetensors` when both exist (default: the full-precision file first). */
-  variant?: 'fp16';
+  /** Prefer `*.<variant>.safetensors` (e.g. "fp16") when both exist (default: the plain file, then the fp16 one). */
+  variant?: string;
 }
 
 const WEIGHT_BASES = ['diffusion_pytorch_model', 'model'];
 
 /** Weight files of a folder in the order they are tried: single files, then sharded indexes. */
 export function weightCandidates(dir: string, opts: WeightOptions = {}): string[] {
-  const variants = opts.variant === 'fp16' ? ['.fp16', ''] : ['', '.fp16'];
+  const variants = opts.variant ? [`.${opts.variant}`, ''] : ['', '.fp16'];
   const out: string[] = [];
   for (const v of variants) for (const b of WEIGHT_BASES) out.push(join(dir, `${b}${v}.safetensors`), join(dir, `${b}${v}.safetensors.index.json`));
   return out;

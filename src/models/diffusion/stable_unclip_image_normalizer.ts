@@ -5,7 +5,7 @@
 // Noise level 0 is not a no-op: add_noise at t = 0 keeps sqrt(1 − ᾱ₀) ≈ 0.0064 of the noise.
 import { CheckpointError, type WeightStore } from '../../io/checkpoint.js';
 import type { DDPMScheduler } from './schedulers/ddpm.js';
-import { timestepEmbedding } from './timestep-embedding.js';
+import { timestepSinusoid } from './embeddings.js';
 
 const fr = Math.fround;
 
@@ -55,7 +55,7 @@ export function noiseImageEmbeddings(
   const B = embeds.length / E;
   const levels = new Array<number>(B).fill(noiseLevel);
   const noised = normalizer.unscale(noising.addNoise(normalizer.scale(embeds), noise, levels));
-  const emb = timestepEmbedding(levels, E, { flipSinToCos: true, downscaleFreqShift: 0 });
+  const emb = timestepSinusoid(levels, E, true, 0);
   const out = new Float32Array(B * 2 * E);
   for (let b = 0; b < B; b++) {
     out.set(noised.subarray(b * E, (b + 1) * E), b * 2 * E);

@@ -7,21 +7,23 @@ import { DDIMScheduler } from './ddim.js';
 import { DPMSolverMultistepScheduler } from './dpm_solver_multistep.js';
 import { EulerDiscreteScheduler } from './euler_discrete.js';
 import { PNDMScheduler } from './pndm.js';
+import { PLMSSampler } from './plms.js';
 
 export type { Scheduler, SchedulerConfig, StepOutput } from './common.js';
-export { DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler, PNDMScheduler };
+export { DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler, PNDMScheduler, PLMSSampler };
 
 const CLASSES: Record<string, new (cfg: Record<string, any>) => Scheduler> = {
   PNDMScheduler,
   DDIMScheduler,
   DPMSolverMultistepScheduler,
   EulerDiscreteScheduler,
+  PLMSSampler,
 };
 
 /** Short names for --scheduler. */
 export const SCHEDULER_NAMES: Record<string, string> = {
   pndm: 'PNDMScheduler',
-  plms: 'PNDMScheduler',
+  plms: 'PLMSSampler',
   ddim: 'DDIMScheduler',
   'dpmpp2m': 'DPMSolverMultistepScheduler',
   'dpm++2m': 'DPMSolverMultistepScheduler',
