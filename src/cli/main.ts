@@ -14,6 +14,7 @@ Usage:
   tsvlm embed [--model DIR] [--image FILE]... [--text TEXT]...
   tsvlm generate --model DIR [--prompt TEXT | --input-ids 1,2,3] [--chat]
   tsvlm serve [--model DIR | --model NAME=DIR]... [--host 127.0.0.1] [--port 8080] [--api-key KEY]
+  tsvlm draw --model SD_DIR "prompt" [--steps N --guidance G --scheduler S --seed N --size WxH --out F]
 
 Common options:
   --model DIR           checkpoint folder (config.json, *.safetensors, tokenizer files);
@@ -223,6 +224,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     if (cmd === 'serve') return await cmdServe(rest);
+    if (cmd === 'draw') return await (await import('./draw.js')).runDraw(rest);
     const { values, positionals } = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
     if (values.help) {
       process.stdout.write(USAGE);
