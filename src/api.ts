@@ -24,6 +24,16 @@ export interface Progress {
 
 export interface LoadOptions {
   device?: Device;
+  /**
+   * Models that read and write images as tokens (SEED-LLaMA): the image tokenizer, as a loaded
+   * model or a checkpoint folder. Its LLaMA tokenizer files carry the image tokens.
+   */
+  imageTokenizer?: ImageTokenizer | string;
+  /**
+   * Turns drawn images (embeddings from the image tokenizer) into pixels; without it a model that
+   * draws returns the codes of its images only.
+   */
+  imageRenderer?: ImageRenderer;
   /** Called during long work (loading weights, building graphs, creating sessions). */
   onProgress?: (p: Progress) => void;
   /** Name under which the model is reported (defaults to the folder name). */
@@ -40,7 +50,11 @@ export interface ModelInfo {
   contextLength?: number;
 }
 
-export type ChatPart = { type: 'text'; text: string } | { type: 'image'; image: ImageInput };
+/**
+ * An image in a message. `codes`: the image's discrete tokens when they are known already (an
+ * image a token-drawing model such as SEED-LLaMA produced earlier): used as they are, no re-encoding.
+ */
+export type ChatPart = { type: 'text'; text: string } | { type: 'image'; image: ImageInput; codes?: number[] };
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -60,9 +74,32 @@ export interface GenerationOptions {
   /** Generation stops when one of these strings appears; it is not part of the returned text. */
   stop?: string[];
   signal?: AbortSignal;
+  /** Models that draw (`ChatModel.drawsImages`): start the reply with an image ("draw now"). */
+  forceImage?: boolean;
+  /** Progress of long work inside a request (image rendering steps). */
+  onProgress?: (p: Progress) => void;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';
+
+/** An image a model drew as tokens: its codes, and its pixels when a renderer was given. */
+export interface GeneratedImage {
+  /** Order among the images of this reply (0-based). */
+  index: number;
+  codes: number[];
+  image?: DecodedImage;
+  /** Set when the span was malformed (wrong length, code out of range, never closed). */
+  error?: string;
+}
+
+/** What a chat stream carries in order: text deltas and (for models that draw) finished images. */
+export type ChatEvent = { type: 'text'; text: string } | { type: 'image'; image: GeneratedImage };
+
+/** Renders drawn images: embeddings of the image tokenizer → RGB pixels (SEED: unCLIP). */
+export interface ImageRenderer {
+  render(embeddings: Float32Array[], opts?: { signal?: AbortSignal; onProgress?: (p: Progress) => void; seed?: number }): Promise<DecodedImage[]>;
+  dispose?(): Promise<void>;
+}
 
 export interface GenerationResult {
   text: string;
@@ -71,11 +108,17 @@ export interface GenerationResult {
   promptTokens: number;
   completionTokens: number;
   finishReason: FinishReason;
+  /** Images the model drew, in order (models that write images as tokens only). */
+  images?: GeneratedImage[];
 }
 
-/** Async-iterates text deltas; `result` resolves when generation ends (also when aborted). */
+/**
+ * Async-iterates text deltas; `result` resolves when generation ends (also when aborted).
+ * Models that draw also offer `events()`: text deltas and images in order (iterate one or the other).
+ */
 export interface ChatStream extends AsyncIterable<string> {
   readonly result: Promise<GenerationResult>;
+  events?(): AsyncIterable<ChatEvent>;
 }
 
 export interface ChatModel {
@@ -83,6 +126,8 @@ export interface ChatModel {
   readonly info: ModelInfo;
   /** At most this many images per request (undefined = no limit of the model's own). */
   readonly maxImages?: number;
+  /** True for models that write images as tokens (their streams offer `events()`). */
+  readonly drawsImages?: boolean;
   chat(messages: ChatMessage[], opts?: GenerationOptions): ChatStream;
   /** Number of prompt tokens a request would use (for limits and usage), without running the model. */
   countPromptTokens?(messages: ChatMessage[]): Promise<number>;

@@ -1,6 +1,7 @@
 // tsvlm draw: text-to-image from a Stable Diffusion 1.x / 2.x diffusers folder.
 import { parseArgs } from 'node:util';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { openPipelineFolder, SCHEDULER_NAMES, StableDiffusionPipeline, type DiffusionImage, type Device, type Progress } from '../index.js';
 
@@ -40,6 +41,16 @@ const options = {
 } as const;
 
 class DrawUsageError extends Error {}
+
+/** True when the command's --model is a diffusers pipeline folder (model_index.json). */
+export function isDiffusersDraw(argv: string[]): boolean {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const dir = a === '--model' ? argv[i + 1] : a.startsWith('--model=') ? a.slice('--model='.length) : undefined;
+    if (dir !== undefined) return existsSync(join(dir, 'model_index.json'));
+  }
+  return false;
+}
 
 function int(v: string | undefined, name: string, min: number): number | undefined {
   if (v === undefined) return undefined;

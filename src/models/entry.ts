@@ -22,8 +22,8 @@ export interface ModelEntry {
   kind: Model['kind'];
   /** One line: what checkpoints this entry loads. */
   describe: string;
-  /** True when this entry loads the folder. Entries are tried in table order. */
-  matches(p: CheckpointProbe): boolean;
+  /** True when this entry loads the folder (with these options). Entries are tried in table order. */
+  matches(p: CheckpointProbe, opts?: LoadOptions): boolean;
   load(p: CheckpointProbe, opts: LoadOptions): Promise<Model>;
 }
 

@@ -54,3 +54,14 @@ export function reshapeLead(x: Value, lead: Value, tail: number[]): Value {
 export function flatten2d(x: Value, features: number): Value {
   return x.graph.op('Reshape', [x, x.graph.ints([-1, features])]);
 }
+
+/**
+ * com.microsoft MultiHeadAttention on [B, S, D] / [B, T, D] values → [B, S, D]; scale
+ * 1/sqrt(head_dim) (PyTorch's q·scale before q·kᵀ differs by rounding only). `causal` masks key
+ * t > query s (same result as an additive −10000 or −inf mask: exp underflows to 0 either way).
+ */
+export function multiHeadAttention(q: Value, k: Value, v: Value, numHeads: number, opts: { causal?: boolean } = {}): Value {
+  const attrs: Record<string, number> = { num_heads: numHeads };
+  if (opts.causal) attrs.unidirectional = 1;
+  return q.graph.op('MultiHeadAttention', [q, k, v], attrs, 'com.microsoft');
+}
