@@ -53,6 +53,12 @@ describe('diffusers pipeline folder', () => {
   });
 
   const unclip = join(FIXTURES_ROOT, 'unclip-tiny');
+  it.runIf(existsSync(unclip))('reads a component saved as PyTorch .bin (test/data/diffusion/make_normalizer_bin.py)', () => {
+    const bin = openComponentWeights(join(__dirname, '../data/diffusion/normalizer-bin'));
+    const st = openComponentWeights(join(unclip, 'image_normalizer'));
+    expect(bin.files[0]!.path).toMatch(/diffusion_pytorch_model\.bin$/);
+    for (const k of ['mean', 'std']) expect(Array.from(bin.readFloat32(k))).toEqual(Array.from(st.readFloat32(k)));
+  });
   it.runIf(existsSync(unclip))('finds the fp16 variant file when asked, the plain file otherwise', () => {
     const vae = join(dir, 'vae');
     copyFileSync(join(unclip, 'vae', 'diffusion_pytorch_model.safetensors'), join(vae, 'diffusion_pytorch_model.fp16.safetensors'));

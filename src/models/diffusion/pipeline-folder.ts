@@ -80,28 +80,26 @@ export interface WeightOptions {
   variant?: string;
 }
 
-const WEIGHT_BASES = ['diffusion_pytorch_model', 'model'];
+const WEIGHT_BASES = ['diffusion_pytorch_model', 'model', 'pytorch_model'];
 
-/** Weight files of a folder in the order they are tried: single files, then sharded indexes. */
+/**
+ * Weight files of a folder in the order they are tried: safetensors before PyTorch .bin (as
+ * diffusers loads them), the preferred variant first; single files before sharded indexes.
+ */
 export function weightCandidates(dir: string, opts: WeightOptions = {}): string[] {
   const variants = opts.variant ? [`.${opts.variant}`, ''] : ['', '.fp16'];
   const out: string[] = [];
-  for (const v of variants) for (const b of WEIGHT_BASES) out.push(join(dir, `${b}${v}.safetensors`), join(dir, `${b}${v}.safetensors.index.json`));
+  for (const ext of ['safetensors', 'bin']) {
+    for (const v of variants) for (const b of WEIGHT_BASES) out.push(join(dir, `${b}${v}.${ext}`), join(dir, `${b}${v}.${ext}.index.json`));
+  }
   return out;
 }
 
-/** The weights of a component folder (diffusers or transformers names, plain or fp16 variant, single or sharded). */
+/** The weights of a component folder (diffusers or transformers names; safetensors or .bin; plain or variant; single or sharded). */
 export function openComponentWeights(dir: string, opts: WeightOptions = {}): WeightStore {
   for (const path of weightCandidates(dir, opts)) {
     if (!existsSync(path)) continue;
-    if (!path.endsWith('.index.json')) return WeightStore.fromFiles([path]);
-    const map = readPythonJsonFile(path).weight_map;
-    if (!map || typeof map !== 'object') throw new CheckpointError(`${path}: no weight_map`);
-    const shards = [...new Set(Object.values(map as Record<string, string>))];
-    for (const s of shards) if (!existsSync(join(dir, s))) throw new CheckpointError(`${path} names shard ${s}, which is missing from ${dir}`);
-    return WeightStore.fromFiles(shards.map((s) => join(dir, s)));
+    return path.endsWith('.index.json') ? WeightStore.fromIndex(dir, path) : WeightStore.fromFiles([path]);
   }
-  const bins = ['diffusion_pytorch_model.bin', 'pytorch_model.bin', 'diffusion_pytorch_model.fp16.bin'].filter((b) => existsSync(join(dir, b)));
-  const hint = bins.length ? ` (found ${bins.join(', ')}: PyTorch .bin weights are not readable yet; convert them to safetensors)` : '';
-  throw new CheckpointError(`${dir}: no diffusion_pytorch_model.safetensors, model.safetensors or their .fp16 variants${hint}`);
+  throw new CheckpointError(`${dir}: no diffusion_pytorch_model.safetensors / .bin, model.safetensors, pytorch_model.bin or their .fp16 variants`);
 }
