@@ -14,6 +14,10 @@ export { DecoderChatModel } from './models/causal-lm.js';
 export { SeedLlamaChatModel } from './models/seed-llama/seed-llama.js';
 export { builtinModelDir, BUILTIN_MODELS } from './builtin.js';
 export { MODEL_REGISTRY, supportedModelsText, type ModelEntry, type CheckpointProbe } from './models/registry.js';
+export { StableDiffusionPipeline } from './models/diffusion/pipeline_stable_diffusion.js';
+export { StableUnCLIPPipeline, type DiffusionImage } from './models/diffusion/pipeline_stable_unclip.js';
+export { openPipelineFolder } from './models/diffusion/pipeline-folder.js';
+export { SCHEDULER_NAMES } from './models/diffusion/schedulers/index.js';
 
 /** The checkpoint types loadModel recognises (ids of the registry's entries). */
 export const SUPPORTED_MODEL_TYPES = supportedModelIds();

@@ -18,6 +18,7 @@ Usage:
   tsvlm classify [--model DIR] --image FILE... --labels "a cat,a dog"
   tsvlm embed [--model DIR] [--image FILE]... [--text TEXT]...
   tsvlm draw --model DIR "a red bus on a bridge"           draw an image (models that draw: SEED-LLaMA)
+  tsvlm draw --model SD_DIR "prompt" [--steps N --seed N --size WxH --out F]   Stable Diffusion folders
   tsvlm generate --model DIR [--prompt TEXT | -f FILE | --input-ids 1,2,3] [--chat]
   tsvlm tokenize --model DIR --image FILE... [--json]      image → codes (SEED): one line of codes per image
   tsvlm serve [--model DIR | --model NAME=DIR]... [--host 127.0.0.1] [--port 8080] [--api-key KEY]
@@ -254,6 +255,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (cmd === 'serve') return await cmdServe(rest);
     if (cmd === 'batch') return await (await import('../batch/cli.js')).runBatchCli(rest);
+    // A diffusers folder (model_index.json) draws with Stable Diffusion (cli/draw.ts).
+    if (cmd === 'draw') {
+      const sd = await import('./draw.js');
+      if (sd.isDiffusersDraw(rest)) return await sd.runDraw(rest);
+    }
     const { values, positionals } = parseCommandArgs<Values>(cmd, rest, options, spec);
     if (values.help) {
       process.stdout.write(spec ? commandHelp(cmd, spec, options, OPTION_DOCS) : USAGE);

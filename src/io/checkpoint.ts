@@ -67,6 +67,13 @@ export class WeightStore {
     return store;
   }
 
+  /** A sharded checkpoint from its index JSON (shards resolved in `dir`). */
+  static fromIndex(dir: string, index: string): WeightStore {
+    const store = new WeightStore();
+    store.addIndex(dir, index);
+    return store;
+  }
+
   private addIndex(dir: string, index: string): void {
     let map: Record<string, string>;
     try {
