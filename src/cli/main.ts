@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import { existsSync, readFileSync } from 'node:fs';
-import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, Model, Progress, Device } from '../api.js';
+import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, LoadOptions, Model, Progress, Device } from '../api.js';
 import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, supportedModelsText } from '../index.js';
 
 const USAGE = `tsvlm — vision-language models from Hugging Face checkpoints, in TypeScript
@@ -19,6 +19,9 @@ Common options:
   --model DIR           checkpoint folder (config.json, *.safetensors, tokenizer files);
                         default: the built-in models (models/)
   --device cpu|webgpu   execution device (default cpu)
+  --dtype fp32|fp16|q8|q4   weights at run time: q8/q4 quantize Linear weights (int8/int4
+                        blocks of 32) at the first load and cache them (TSVLM_CACHE); default fp32
+  --accuracy-level 4|0  q8/q4 compute: 4 = int8 activations (fast, default), 0 = float32
   --json                machine-readable output
   --max-new-tokens N    --temperature T  --top-p P  --top-k K  --min-p P  --seed S
   --repetition-penalty R   --stop STRING (repeatable)
@@ -42,6 +45,8 @@ const options = {
   chat: { type: 'boolean' },
   json: { type: 'boolean' },
   device: { type: 'string' },
+  dtype: { type: 'string' },
+  'accuracy-level': { type: 'string' },
   'max-new-tokens': { type: 'string' },
   temperature: { type: 'string' },
   'top-p': { type: 'string' },
@@ -84,14 +89,42 @@ export function generationOptions(v: Values, signal?: AbortSignal): GenerationOp
 
 function progress(quiet: boolean | undefined) {
   if (quiet || !process.stderr.isTTY && process.env.TSVLM_PROGRESS !== '1') return undefined;
-  return (p: Progress) => process.stderr.write(`[tsvlm] ${p.stage} ${p.done}/${p.total}${p.message ? ` ${p.message}` : ''}\n`);
+  let bar = false;
+  return (p: Progress) => {
+    // Byte-sized stages (quantize) draw one bar line on a terminal instead of a line per step.
+    if (p.stage === 'quantize' && p.total > 1 && process.stderr.isTTY) {
+      const pct = Math.floor((100 * p.done) / p.total);
+      const fill = '#'.repeat(Math.floor(pct / 4)).padEnd(25, '.');
+      process.stderr.write(`\r[tsvlm] quantize [${fill}] ${String(pct).padStart(3)}% ${(p.message ?? '').slice(0, 60).padEnd(60)}`);
+      bar = p.done < p.total;
+      if (!bar) process.stderr.write('\n');
+      return;
+    }
+    if (bar) process.stderr.write('\n');
+    bar = false;
+    process.stderr.write(`[tsvlm] ${p.stage} ${p.done}/${p.total}${p.message ? ` ${p.message}` : ''}\n`);
+  };
+}
+
+/** --dtype and --accuracy-level as LoadOptions (validated here so the message names the flag). */
+function weightFlags(v: Values): Pick<LoadOptions, 'dtype' | 'accuracyLevel'> {
+  const out: Pick<LoadOptions, 'dtype' | 'accuracyLevel'> = {};
+  if (v.dtype !== undefined) {
+    if (!['fp32', 'fp16', 'q8', 'q4'].includes(v.dtype)) throw new UsageError(`--dtype must be fp32, fp16, q8 or q4 (got ${JSON.stringify(v.dtype)})`);
+    out.dtype = v.dtype as LoadOptions['dtype'];
+  }
+  if (v['accuracy-level'] !== undefined) {
+    if (v['accuracy-level'] !== '0' && v['accuracy-level'] !== '4') throw new UsageError(`--accuracy-level must be 4 or 0 (got ${JSON.stringify(v['accuracy-level'])})`);
+    out.accuracyLevel = Number(v['accuracy-level']) as 0 | 4;
+  }
+  return out;
 }
 
 async function load(v: Values, kind: 'chat' | 'embedding'): Promise<Model> {
   const dir = v.model?.[0] ?? builtinModelDir(kind);
   const device = (v.device ?? 'cpu') as Device;
   if (device !== 'cpu' && device !== 'webgpu') throw new UsageError(`--device must be cpu or webgpu (got ${device})`);
-  const m = await loadModel(dir, { device, onProgress: progress(v.quiet) });
+  const m = await loadModel(dir, { device, ...weightFlags(v), onProgress: progress(v.quiet) });
   if (m.kind !== kind) {
     await m.dispose();
     throw new UsageError(`${dir} is ${KIND_TEXT[m.kind]} (${m.info.modelType}); this command needs ${KIND_TEXT[kind]}`);

@@ -2,6 +2,7 @@
 // model.safetensors.index.json, tokenizer and generation files. Only headers are read here.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { WeightSettings } from '../quant/plan.js';
 import { SafetensorsFile, type TensorInfo, readRange, toFloat32, bytesToTyped, type TypedArray } from './safetensors.js';
 
 export class CheckpointError extends Error {
@@ -15,6 +16,8 @@ export class CheckpointError extends Error {
 export class WeightStore {
   readonly tensors = new Map<string, TensorInfo>();
   readonly files: SafetensorsFile[] = [];
+  /** How graphs built over this store hold the weights (default fp32 as stored; see src/quant/). */
+  weights?: WeightSettings;
 
   static open(dir: string): WeightStore {
     const store = new WeightStore();

@@ -18,6 +18,7 @@ Options:
   --image-dir DIR          allow file:// image URLs for files inside DIR
   --cors ORIGIN            allow browser calls from ORIGIN (repeatable; "*" for any)
   --device cpu|webgpu      where the models run (default cpu)
+  --dtype fp32|fp16|q8|q4  weights at run time (q8/q4: int8/int4 blocks, converted once and cached; default fp32)
   --queue-size N           requests waiting per model before 429 (default ${DEFAULT_LIMITS.queueSize})
   --max-tokens-cap N       largest max_tokens a client may ask for (default ${DEFAULT_LIMITS.maxTokensCap})
   --max-images N           images per request (default ${DEFAULT_LIMITS.maxImagesPerRequest})
@@ -41,6 +42,7 @@ export interface ServeArgs {
   imageDir?: string;
   cors?: string[];
   device?: 'cpu' | 'webgpu';
+  dtype?: LoadOptions['dtype'];
   limits: Partial<Limits>;
   help: boolean;
 }
@@ -120,6 +122,12 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
         args.device = d;
         break;
       }
+      case '--dtype': {
+        const d = take();
+        if (d !== 'fp32' && d !== 'fp16' && d !== 'q8' && d !== 'q4') throw new UsageError(`--dtype expects fp32, fp16, q8 or q4 (got "${d}")`);
+        args.dtype = d;
+        break;
+      }
       default: {
         const limit = LIMIT_FLAGS[flag];
         if (!limit) throw new UsageError(`unknown option "${argv[i]}" (see tsvlm serve --help)`);
@@ -179,7 +187,7 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
     for (const { name, dir } of args.models) {
       out(`loading ${name} from ${dir} ...`);
       const t0 = Date.now();
-      const model = await load(dir, { name, ...(args.device ? { device: args.device } : {}) });
+      const model = await load(dir, { name, ...(args.device ? { device: args.device } : {}), ...(args.dtype ? { dtype: args.dtype } : {}) });
       models.push({ name, model });
       out(`loaded ${name} (${model.kind}, ${model.info.modelType}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     }
