@@ -10,6 +10,7 @@ import { FIXTURES_ROOT, discoverFixtures, type Fixture } from '../helpers/fixtur
 import { WeightStore } from '../../src/io/checkpoint.js';
 import { DECODER_TYPES, parseDecoderConfig } from '../../src/models/decoders.js';
 import { buildSailEmbedGraph, isSailConfig, parseSailConfig, sailPositions, sailRope } from '../../src/models/sail.js';
+import { buildSiglipTextGraph, buildSiglipVisionGraph, parseSiglipConfig } from '../../src/models/siglip.js';
 import { DecoderLM } from '../../src/generate/decoder-lm.js';
 import { argmax } from '../../src/generate/sampler.js';
 import { createSession, f32Tensor, i64Tensor } from '../../src/graph/session.js';
@@ -146,6 +147,39 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('quantized 
       expect(res[name]!.rel, name).toBeLessThanOrEqual(Q8_REL);
       expect(res[name]!.free, name).toBeGreaterThanOrEqual(MIN_FREE);
       expect(res[name]!.forcedBad, name).toBe(0);
+    }
+  });
+});
+
+// SigLIP: both towers (encoder Linears, the MAP head's in_proj row slices, the token table) quantized.
+const siglips = discoverFixtures((cfg) => cfg?.model_type === 'siglip');
+describe.each(siglips.map((f) => [f.name, f] as [string, Fixture]))('quantized SigLIP %s', (_n, fx) => {
+  it('q8 pooled embeddings: cosine ≥ 0.999 to fp32 (q4, fp16 reported)', async () => {
+    const cfg = parseSiglipConfig(fx.config!);
+    const { image_size: S, num_channels: C = 3 } = cfg.vision as any;
+    const px = Float32Array.from({ length: C * S * S }, (_, i) => Math.sin(i * 0.37));
+    const L = Math.min(cfg.text.max_position_embeddings, 16);
+    const ids = Array.from({ length: L }, (_, i) => (i * 7 + 3) % cfg.text.vocab_size);
+    const embed = async (dtype: WeightSettings['dtype']) => {
+      const store = WeightStore.open(fx.dir);
+      store.weights = { dtype, cacheDir };
+      const v = await createSession(buildSiglipVisionGraph(store, cfg.vision));
+      const t = await createSession(buildSiglipTextGraph(store, cfg.text));
+      const iv = (await v.run({ pixel_values: f32Tensor(px, [1, C, S, S]) })).pooler_output!.data as Float32Array;
+      const tv = (await t.run({ input_ids: i64Tensor(ids, [1, L]) })).pooler_output!.data as Float32Array;
+      return [iv, tv];
+    };
+    const cos = (a: Float32Array, b: Float32Array) => {
+      let ab = 0, aa = 0, bb = 0;
+      for (let i = 0; i < a.length; i++) { ab += a[i]! * b[i]!; aa += a[i]! ** 2; bb += b[i]! ** 2; }
+      return ab / Math.sqrt(aa * bb);
+    };
+    const ref = await embed('fp32');
+    for (const dtype of ['q8', 'q4', 'fp16'] as const) {
+      const [iv, tv] = await embed(dtype);
+      const ci = cos(ref[0]!, iv!), ct = cos(ref[1]!, tv!);
+      console.log(`quant ${fx.name} ${dtype}: image cosine ${ci.toFixed(5)}, text cosine ${ct.toFixed(5)}`);
+      if (dtype !== 'q4') expect(Math.min(ci, ct), dtype).toBeGreaterThanOrEqual(0.999);
     }
   });
 });
