@@ -3,8 +3,8 @@
 // scale and (4-bit) a zero point; dequantized value = (code − zero_point) · scale.
 //   q8: symmetric, zero point implied (128): scale = absmax / 127 (the Q8_0 idea).
 //   q4: asymmetric with stored zero points: the block's range [min(x, 0), max(x, 0)] over 16 codes.
-// Arithmetic is done in float64 with scales rounded to float32, and Math.round (half up), so
-// tools/quant_reference.py reproduces every code exactly.
+// Arithmetic is done in float64 (x · (1 / scale), scales rounded to float32) with Math.round
+// (half up), so the NumPy reference test/data/quant/make.py reproduces every code exactly.
 
 export type QuantBits = 4 | 8;
 
@@ -46,54 +46,64 @@ export function quantizeRows(x: Float32Array, rows: number, L: QuantLayout): Qua
   const codes = new Uint8Array(rows * kBlocks * blobSize);
   const scales = new Float32Array(rows * kBlocks);
   const zeroPoints = new Uint8Array(rows * zpBytesPerRow);
-  const q = new Uint8Array(blockSize);
+  // Written straight into the outputs (no per-block temporaries): this runs over every weight.
   for (let r = 0; r < rows; r++) {
     const rowOff = r * k;
     for (let b = 0; b < kBlocks; b++) {
-      const k0 = b * blockSize;
-      const k1 = Math.min(k, k0 + blockSize);
-      let scale: number, zp: number;
+      const i0 = rowOff + b * blockSize;
+      const i1 = rowOff + Math.min(k, (b + 1) * blockSize);
+      const dst = (r * kBlocks + b) * blobSize;
       if (bits === 8) {
         let amax = 0;
-        for (let i = k0; i < k1; i++) {
-          const a = Math.abs(x[rowOff + i]!);
+        for (let i = i0; i < i1; i++) {
+          const a = Math.abs(x[i]!);
           if (a > amax) amax = a;
         }
-        scale = Math.fround(amax / 127);
-        zp = 128;
-        q.fill(128);
+        const scale = Math.fround(amax / 127);
+        scales[r * kBlocks + b] = scale;
+        let j = dst;
         if (scale > 0) {
-          for (let i = k0; i < k1; i++) {
-            const c = Math.round(x[rowOff + i]! / scale);
-            q[i - k0] = (c < -128 ? -128 : c > 127 ? 127 : c) + 128;
+          const inv = 1 / scale;
+          for (let i = i0; i < i1; i++, j++) {
+            const c = Math.round(x[i]! * inv);
+            codes[j] = (c < -128 ? -128 : c > 127 ? 127 : c) + 128;
           }
         }
+        for (; j < dst + blockSize; j++) codes[j] = 128;
       } else {
         let mn = 0, mx = 0;
-        for (let i = k0; i < k1; i++) {
-          const v = x[rowOff + i]!;
+        for (let i = i0; i < i1; i++) {
+          const v = x[i]!;
           if (v < mn) mn = v;
-          if (v > mx) mx = v;
+          else if (v > mx) mx = v;
         }
-        scale = Math.fround((mx - mn) / 15);
+        const scale = Math.fround((mx - mn) / 15);
+        scales[r * kBlocks + b] = scale;
+        let zp = 8;
+        const inv = scale > 0 ? 1 / scale : 0;
         if (scale > 0) {
-          zp = Math.round(-mn / scale);
+          zp = Math.round(-mn * inv);
           if (zp < 0) zp = 0; else if (zp > 15) zp = 15;
-        } else zp = 8;
-        q.fill(zp); // padding past K dequantizes to exactly 0
-        if (scale > 0) {
-          for (let i = k0; i < k1; i++) {
-            const c = Math.round(x[rowOff + i]! / scale) + zp;
-            q[i - k0] = c < 0 ? 0 : c > 15 ? 15 : c;
-          }
         }
         const zi = r * zpBytesPerRow + (b >> 1);
         zeroPoints[zi] = b & 1 ? zeroPoints[zi]! | (zp << 4) : zp;
+        // Codes in pairs, low nibble first; padding past K is the zero point (dequantizes to 0).
+        for (let j = 0; j < blobSize; j++) {
+          const ia = i0 + 2 * j, ib = ia + 1;
+          let lo = zp, hi = zp;
+          if (scale > 0) {
+            if (ia < i1) {
+              lo = Math.round(x[ia]! * inv) + zp;
+              lo = lo < 0 ? 0 : lo > 15 ? 15 : lo;
+            }
+            if (ib < i1) {
+              hi = Math.round(x[ib]! * inv) + zp;
+              hi = hi < 0 ? 0 : hi > 15 ? 15 : hi;
+            }
+          }
+          codes[dst + j] = lo | (hi << 4);
+        }
       }
-      scales[r * kBlocks + b] = scale;
-      const dst = (r * kBlocks + b) * blobSize;
-      if (bits === 8) codes.set(q, dst);
-      else for (let i = 0; i < blobSize; i++) codes[dst + i] = q[2 * i]! | (q[2 * i + 1]! << 4);
     }
   }
   return { codes, scales, zeroPoints };

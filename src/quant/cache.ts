@@ -184,7 +184,7 @@ export function* readRowChunks(t: TensorInfo, r0: number, r1: number, maxBytes =
   try {
     for (let r = r0; r < r1; r += per) {
       const rows = Math.min(per, r1 - r);
-      const buf = Buffer.allocUnsafe(rows * rowBytes);
+      const buf = new Uint8Array(rows * rowBytes); // own, aligned ArrayBuffer: typed views below
       for (let done = 0; done < buf.length;) {
         const n = readSync(fd, buf, done, buf.length - done, t.offset + r * rowBytes + done);
         if (n <= 0) throw new Error(`${t.file}: short read in tensor ${t.name}`);
@@ -197,18 +197,20 @@ export function* readRowChunks(t: TensorInfo, r0: number, r1: number, maxBytes =
   }
 }
 
-function toF32Fast(buf: Buffer, dtype: DType, name: string): Float32Array {
+/** Little-endian bytes (an aligned, whole ArrayBuffer) → float32; little-endian hosts only. */
+function toF32Fast(buf: Uint8Array, dtype: DType, name: string): Float32Array {
   const n = buf.length / DTYPE_BYTES[dtype];
+  if (dtype === 'F32') return new Float32Array(buf.buffer, 0, n);
   const out = new Float32Array(n);
-  if (dtype === 'F32') {
-    new Uint8Array(out.buffer).set(buf);
-  } else if (dtype === 'BF16') {
-    const o = new Uint32Array(out.buffer);
-    for (let i = 0; i < n; i++) o[i] = buf.readUInt16LE(2 * i) << 16;
+  if (dtype === 'BF16') {
+    const o = new Uint32Array(out.buffer), h = new Uint16Array(buf.buffer, 0, n);
+    for (let i = 0; i < n; i++) o[i] = h[i]! << 16;
   } else if (dtype === 'F16') {
-    for (let i = 0; i < n; i++) out[i] = f16(buf.readUInt16LE(2 * i));
+    const h = new Uint16Array(buf.buffer, 0, n);
+    for (let i = 0; i < n; i++) out[i] = F16_TABLE[h[i]!]!;
   } else if (dtype === 'F64') {
-    for (let i = 0; i < n; i++) out[i] = buf.readDoubleLE(8 * i);
+    const d = new Float64Array(buf.buffer, 0, n);
+    for (let i = 0; i < n; i++) out[i] = d[i]!;
   } else {
     throw new Error(`tensor ${name} has dtype ${dtype}; a floating-point weight was expected`);
   }
@@ -223,4 +225,3 @@ const F16_TABLE = (() => {
   }
   return t;
 })();
-const f16 = (h: number) => F16_TABLE[h]!;

@@ -3,7 +3,7 @@ NumPy: MatMulNBits layout, block 32 along K.
   q8: symmetric, zero point 128 implied, scale = float32(absmax / 127)
   q4: asymmetric, range [min(x, 0), max(x, 0)], scale = float32((max - min) / 15),
       zero point = clamp(round(-min / scale), 0, 15), two codes / zero points per byte, low nibble first
-Rounding is half up (floor(v + 0.5)) in float64, as JavaScript's Math.round.
+Codes are round(x · (1 / scale)) in float64, half up (floor(v + 0.5)) as JavaScript's Math.round.
 
 Inputs: two Linear weights of the llama-tiny fixture (K = 64 and K = 160: an odd number of blocks)
 and synthetic bf16 tensors (K = 50: a partial block; a zero row; a constant row).
@@ -39,14 +39,14 @@ def quantize(w, bits):
                 z = 128
                 q = np.full(BLOCK, 128.0)
                 if s > 0:
-                    q[:len(x)] = np.clip(rnd(x / np.float64(s)), -128, 127) + 128
+                    q[:len(x)] = np.clip(rnd(x * (1 / np.float64(s))), -128, 127) + 128
             else:
                 mn, mx = min(x.min(), 0.0), max(x.max(), 0.0)
                 s = np.float32((mx - mn) / 15)
-                z = int(np.clip(rnd(-mn / np.float64(s)), 0, 15)) if s > 0 else 8
+                z = int(np.clip(rnd(-mn * (1 / np.float64(s))), 0, 15)) if s > 0 else 8
                 q = np.full(BLOCK, float(z))
                 if s > 0:
-                    q[:len(x)] = np.clip(rnd(x / np.float64(s)) + z, 0, 15)
+                    q[:len(x)] = np.clip(rnd(x * (1 / np.float64(s))) + z, 0, 15)
             codes[r, b] = q.astype(np.uint8)
             scales[r, b] = s
             zps[r, b] = z
