@@ -29,10 +29,11 @@ export interface LoadOptions {
   /** Name under which the model is reported (defaults to the folder name). */
   name?: string;
   /**
-   * How weights are held at run time: 'fp32' (default; 16-bit checkpoints are widened to fp32),
-   * 'fp16', or 'q8' / 'q4' (blockwise int8 / int4 Linear weights through ONNX Runtime's
-   * MatMulNBits, embeddings through GatherBlockQuantized). Converted weights are cached on disk
-   * (TSVLM_CACHE or the platform cache folder), so only the first load converts.
+   * How weights are held at run time: 'fp32' (16-bit checkpoints are widened to fp32), 'fp16',
+   * or 'q8' / 'q4' (blockwise int8 / int4 Linear weights through ONNX Runtime's MatMulNBits,
+   * embeddings through GatherBlockQuantized). Converted weights are cached on disk (TSVLM_CACHE or
+   * the platform cache folder), so only the first load converts. Default by size: fp32 up to
+   * 1.5 G parameters, q8 up to 3 G, q4 above (7B/8B checkpoints then fit a 16 GB machine).
    */
   dtype?: WeightDType;
   /** q8/q4 only: MatMulNBits accuracy_level, 4 (default: int8 activations, fast) or 0 (float32 compute). */

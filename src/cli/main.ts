@@ -20,7 +20,8 @@ Common options:
                         default: the built-in models (models/)
   --device cpu|webgpu   execution device (default cpu)
   --dtype fp32|fp16|q8|q4   weights at run time: q8/q4 quantize Linear weights (int8/int4
-                        blocks of 32) at the first load and cache them (TSVLM_CACHE); default fp32
+                        blocks of 32) at the first load and cache them (TSVLM_CACHE); default
+                        by size: fp32 up to 1.5 G parameters, q8 up to 3 G, q4 above
   --accuracy-level 4|0  q8/q4 compute: 4 = int8 activations (fast, default), 0 = float32
   --json                machine-readable output
   --max-new-tokens N    --temperature T  --top-p P  --top-k K  --min-p P  --seed S

@@ -66,7 +66,9 @@ export function openHfCheckpoint(p: CheckpointProbe, opts: LoadOptions): { folde
   const folder = openModelFolder(p.dir);
   opts.onProgress?.({ stage: 'load', done: 0, total: 1, message: `reading ${p.dir}` });
   const store = WeightStore.open(folder.dir);
-  store.weights = weightSettings(opts);
+  let parameters = 0;
+  for (const t of store.tensors.values()) parameters += t.shape.reduce((a, b) => a * b, 1);
+  store.weights = weightSettings(opts, parameters);
   opts.onProgress?.({ stage: 'load', done: 1, total: 1, message: `${store.tensors.size} tensors` });
   return { folder, store };
 }

@@ -246,9 +246,18 @@ export function isQuantizableDType(d: DType): boolean {
   return d === 'F32' || d === 'F16' || d === 'BF16';
 }
 
+/**
+ * The dtype a model loads with when none is asked for: exact fp32 while the widened weights stay
+ * small (≤ 1.5 G parameters, ≤ 6 GB), q8 up to 3 G parameters, q4 above — a 7B/8B checkpoint then
+ * needs ~4.5 GB instead of 29 GB, the size a 16 GB laptop can hold next to everything else.
+ */
+export function defaultDType(parameters: number): WeightDType {
+  return parameters <= 1.5e9 ? 'fp32' : parameters <= 3e9 ? 'q8' : 'q4';
+}
+
 /** WeightSettings from load options (validated: a clear error names a bad dtype). */
-export function weightSettings(opts: { dtype?: string; accuracyLevel?: number; cacheDir?: string; onProgress?: (p: Progress) => void }): WeightSettings {
-  const dtype = opts.dtype ?? 'fp32';
+export function weightSettings(opts: { dtype?: string; accuracyLevel?: number; cacheDir?: string; onProgress?: (p: Progress) => void }, parameters = 0): WeightSettings {
+  const dtype = opts.dtype ?? defaultDType(parameters);
   if (!(WEIGHT_DTYPES as readonly string[]).includes(dtype)) throw new Error(`dtype must be one of ${WEIGHT_DTYPES.join(', ')} (got ${JSON.stringify(dtype)})`);
   const acc = opts.accuracyLevel ?? 4;
   if (![0, 1, 2, 3, 4].includes(acc)) throw new Error(`accuracyLevel must be 0..4 (got ${acc})`);
