@@ -38,7 +38,21 @@ export interface LoadOptions {
   onProgress?: (p: Progress) => void;
   /** Name under which the model is reported (defaults to the folder name). */
   name?: string;
+  /**
+   * How weights are held at run time: 'fp32' (16-bit checkpoints are widened to fp32), 'fp16',
+   * or 'q8' / 'q4' (blockwise int8 / int4 Linear weights through ONNX Runtime's MatMulNBits,
+   * embeddings through GatherBlockQuantized). Converted weights are cached on disk (TSVLM_CACHE or
+   * the platform cache folder), so only the first load converts. Default by size: fp32 up to
+   * 1.5 G parameters, q8 up to 3 G, q4 above (7B/8B checkpoints then fit a 16 GB machine).
+   */
+  dtype?: WeightDType;
+  /** q8/q4 only: MatMulNBits accuracy_level, 4 (default: int8 activations, fast) or 0 (float32 compute). */
+  accuracyLevel?: 0 | 4;
+  /** Folder for converted weights (default: TSVLM_CACHE, else the platform cache dir + /tsvlm). */
+  cacheDir?: string;
 }
+
+export type WeightDType = 'fp32' | 'fp16' | 'q8' | 'q4';
 
 export interface ModelInfo {
   /** The HF model_type of the checkpoint (e.g. 'siglip', 'sail'). */

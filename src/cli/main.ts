@@ -1,7 +1,7 @@
 // tsvlm command line: embed, classify, generate, chat, draw, tokenize, serve. No model-specific branches: models
 // are reached through the library API only.
 import { existsSync, readFileSync } from 'node:fs';
-import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, Model, Progress } from '../api.js';
+import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, LoadOptions, Model, Progress } from '../api.js';
 import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, supportedModelsText } from '../index.js';
 import { UsageError, parseCommandArgs, commandHelp } from './args.js';
 import { COMMANDS, OPTION_DOCS, generationOptions, checkImages, checkDevice, readLabels, readPrompt } from './commands.js';
@@ -28,6 +28,10 @@ Common options:
   --model DIR           checkpoint folder (config.json, *.safetensors, tokenizer files);
                         default: the built-in models (models/)
   --device cpu|webgpu|auto  execution device (default cpu; auto: WebGPU when it has an adapter)
+  --dtype fp32|fp16|q8|q4   weights at run time: q8/q4 quantize Linear weights (int8/int4
+                        blocks of 32) at the first load and cache them (TSVLM_CACHE); default
+                        by size: fp32 up to 1.5 G parameters, q8 up to 3 G, q4 above
+  --accuracy-level 4|0  q8/q4 compute: 4 = int8 activations (fast, default), 0 = float32
   --json                machine-readable output
   --max-new-tokens N    --temperature T  --top-p P  --top-k K  --min-p P  --seed S
   --repetition-penalty R   --stop STRING (repeatable)
@@ -61,6 +65,8 @@ const options = {
   chat: { type: 'boolean' },
   json: { type: 'boolean' },
   device: { type: 'string' },
+  dtype: { type: 'string' },
+  'accuracy-level': { type: 'string' },
   'max-new-tokens': { type: 'string' },
   temperature: { type: 'string' },
   'top-p': { type: 'string' },
@@ -85,7 +91,35 @@ type Values = { [K in keyof typeof options]?: (typeof options)[K] extends { type
 
 function progress(quiet: boolean | undefined) {
   if (quiet || !process.stderr.isTTY && process.env.TSVLM_PROGRESS !== '1') return undefined;
-  return (p: Progress) => process.stderr.write(`[tsvlm] ${p.stage} ${p.done}/${p.total}${p.message ? ` ${p.message}` : ''}\n`);
+  let bar = false;
+  return (p: Progress) => {
+    // Byte-sized stages (quantize) draw one bar line on a terminal instead of a line per step.
+    if (p.stage === 'quantize' && p.total > 1 && process.stderr.isTTY) {
+      const pct = Math.floor((100 * p.done) / p.total);
+      const fill = '#'.repeat(Math.floor(pct / 4)).padEnd(25, '.');
+      process.stderr.write(`\r[tsvlm] quantize [${fill}] ${String(pct).padStart(3)}% ${(p.message ?? '').slice(0, 60).padEnd(60)}`);
+      bar = p.done < p.total;
+      if (!bar) process.stderr.write('\n');
+      return;
+    }
+    if (bar) process.stderr.write('\n');
+    bar = false;
+    process.stderr.write(`[tsvlm] ${p.stage} ${p.done}/${p.total}${p.message ? ` ${p.message}` : ''}\n`);
+  };
+}
+
+/** --dtype and --accuracy-level as LoadOptions (validated here so the message names the flag). */
+function weightFlags(v: Values): Pick<LoadOptions, 'dtype' | 'accuracyLevel'> {
+  const out: Pick<LoadOptions, 'dtype' | 'accuracyLevel'> = {};
+  if (v.dtype !== undefined) {
+    if (!['fp32', 'fp16', 'q8', 'q4'].includes(v.dtype)) throw new UsageError(`--dtype must be fp32, fp16, q8 or q4 (got ${JSON.stringify(v.dtype)})`);
+    out.dtype = v.dtype as LoadOptions['dtype'];
+  }
+  if (v['accuracy-level'] !== undefined) {
+    if (v['accuracy-level'] !== '0' && v['accuracy-level'] !== '4') throw new UsageError(`--accuracy-level must be 4 or 0 (got ${JSON.stringify(v['accuracy-level'])})`);
+    out.accuracyLevel = Number(v['accuracy-level']) as 0 | 4;
+  }
+  return out;
 }
 
 async function load(v: Values, kind: Model['kind']): Promise<Model> {
@@ -95,7 +129,7 @@ async function load(v: Values, kind: Model['kind']): Promise<Model> {
   const device = await resolveDevice(checkDevice(v.device));
   const imageTokenizer = v['image-tokenizer'];
   if (imageTokenizer !== undefined && !existsSync(imageTokenizer)) throw new UsageError(`--image-tokenizer ${imageTokenizer} does not exist`);
-  const m = await loadModel(dir, { device, onProgress: progress(v.quiet), imageTokenizer });
+  const m = await loadModel(dir, { device, ...weightFlags(v), onProgress: progress(v.quiet), imageTokenizer });
   if (m.kind !== kind) {
     await m.dispose();
     throw new UsageError(`${dir} is ${KIND_TEXT[m.kind]} (${m.info.modelType}); this command needs ${KIND_TEXT[kind]}`);

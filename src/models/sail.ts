@@ -60,7 +60,7 @@ export function buildSailEmbedGraph(store: WeightStore, c: SailConfig): Graph {
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
   const patches = g.input('vision_patches', 'float32', ['patches', 3 * c.patchSize * c.patchSize]);
   const idx = g.input('vision_patch_indices', 'int64', ['batch', 'seq']);
-  const tok = g.op('Gather', [w.get(c.spec.names.embed), ids]);
+  const tok = w.gather(c.spec.names.embed, ids);
   const vis = linear(w, patches, 'model.vis_embed', false); // [N, D]
   // Row 0 is a zero vector for tokens without a patch (index -1 → 0).
   const table = g.op('Concat', [g.constant('float32', [1, D], new Float32Array(D)), vis], { axis: 0 });

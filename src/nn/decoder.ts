@@ -13,7 +13,7 @@
 //       or present_key.i, present_value.i [T, B, KV, hd] (WebGPU: kept on the device)
 import { Graph, type Value } from '../graph/builder.js';
 import { GraphWeights } from './weights.js';
-import { activation, linear, linearOf, rmsNorm, flatten2d } from './layers.js';
+import { activation, linear, rmsNorm, flatten2d } from './layers.js';
 import type { WeightStore } from '../io/checkpoint.js';
 
 export interface DecoderLayerNames {
@@ -113,7 +113,7 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
   if (opts.input === 'ids') {
     const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
     bs = g.op('Shape', [ids]);
-    emb = g.op('Gather', [w.get(s.names.embed), ids]);
+    emb = w.gather(s.names.embed, ids);
   } else {
     emb = g.input('inputs_embeds', 'float32', ['batch', 'seq', D]);
     bs = g.op('Slice', [g.op('Shape', [emb]), g.ints([0]), g.ints([2])]);
@@ -186,7 +186,7 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
     outLead = g.op('Concat', [g.op('Slice', [bs, g.ints([0]), g.ints([1])]), g.ints([1])], { axis: 0 });
   }
   const normed = rmsNorm(w, last, s.names.norm, s.rmsNormEps);
-  const logits = linearOf(normed, w.get(s.names.lmHead));
+  const logits = w.linear(normed, s.names.lmHead);
   g.output(g.op('Reshape', [logits, g.op('Concat', [outLead, g.ints([s.vocabSize])], { axis: 0 })]), 'logits');
   if (opts.hiddenStates) {
     const names = ['hidden.embeddings', ...Array.from({ length: s.numLayers }, (_, i) => `hidden.layer.${i}`)];
@@ -214,6 +214,6 @@ export function buildEmbedGraph(store: WeightStore, embedName: string): Graph {
   const g = new Graph('embed');
   const w = new GraphWeights(g, store);
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
-  g.output(g.op('Gather', [w.get(embedName), ids]), 'inputs_embeds');
+  g.output(w.gather(embedName, ids), 'inputs_embeds');
   return g;
 }
