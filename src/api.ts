@@ -60,6 +60,12 @@ export interface GenerationOptions {
   /** Generation stops when one of these strings appears; it is not part of the returned text. */
   stop?: string[];
   signal?: AbortSignal;
+  /**
+   * Downsize each image to at most this many pixels (width × height) before the model reads it:
+   * fewer image tokens, or more than the checkpoint's preprocessor allows. Default: the
+   * checkpoint's preprocessor limit. Either way an image never takes the context a reply needs.
+   */
+  maxImagePixels?: number;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';
@@ -85,7 +91,7 @@ export interface ChatModel {
   readonly maxImages?: number;
   chat(messages: ChatMessage[], opts?: GenerationOptions): ChatStream;
   /** Number of prompt tokens a request would use (for limits and usage), without running the model. */
-  countPromptTokens?(messages: ChatMessage[]): Promise<number>;
+  countPromptTokens?(messages: ChatMessage[], opts?: GenerationOptions): Promise<number>;
   dispose(): Promise<void>;
 }
 

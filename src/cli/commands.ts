@@ -39,13 +39,14 @@ export const OPTION_DOCS: Record<string, OptionDoc> = {
   seed: { arg: 'S', help: 'random seed (integer) for reproducible sampling', default: 'random' },
   stop: { arg: 'STRING', help: 'stop when the text contains STRING' },
   version: { help: 'print the tsvlm version' },
+  'max-image-pixels': { arg: 'N', help: 'downsize each image to at most N pixels (more or fewer image tokens)', default: "the model's preprocessor limit, within the context" },
 };
 
 export const COMMANDS: Record<string, CommandSpec> = {
   chat: {
     synopsis: '[--model DIR] [--image FILE]... [QUESTION | -f FILE | -]',
     about: 'Asks a chat model about images and streams the answer. Without a question: a REPL (one\nquestion per line, earlier turns kept; /help lists its commands).',
-    options: [...COMMON, 'image', 'system', 'file', ...SAMPLING_FLAGS],
+    options: [...COMMON, 'image', 'system', 'file', 'max-image-pixels', ...SAMPLING_FLAGS],
     positional: 'QUESTION',
     notes: `Default model: the built-in ${BUILTIN_MODELS.chat}.`,
   },
@@ -91,6 +92,11 @@ export function generationOptions(v: CliValues, signal?: AbortSignal): Generatio
     stop: v.stop as string[] | undefined,
     signal,
   };
+  const pixels = num(v['max-image-pixels'], 'max-image-pixels', true);
+  if (pixels !== undefined) {
+    if (pixels < 1) throw new UsageError(`--max-image-pixels must be at least 1 (got ${pixels})`);
+    o.maxImagePixels = pixels;
+  }
   if (o.maxNewTokens !== undefined && o.maxNewTokens < 1) throw new UsageError(`--max-new-tokens must be at least 1 (got ${o.maxNewTokens})`);
   for (const [flag, key] of Object.entries(RANGE_FLAGS)) {
     const why = samplingRangeError(key, o[key]);

@@ -48,6 +48,7 @@ const options = {
   file: { type: 'string', short: 'f' },
   system: { type: 'string' },
   version: { type: 'boolean' },
+  'max-image-pixels': { type: 'string' },
   'input-ids': { type: 'string' },
   chat: { type: 'boolean' },
   json: { type: 'boolean' },

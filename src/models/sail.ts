@@ -19,8 +19,8 @@ import { streamGeneration } from '../generate/generate.js';
 import { loadTokenizer, TextStreamer, type Tokenizer } from '../tokenizers/index.js';
 import { decodeImage } from '../processors/image.js';
 import { openHfCheckpoint, type ModelEntry } from './entry.js';
-import { sailPreprocess } from '../processors/vision.js';
-import { checkMaxTokens, eosIdsFor, imagesOf, lazyPrefill, samplerFor, textOf, validateMessages } from './causal-lm.js';
+import { sailMaxPatches, sailPreprocess } from '../processors/vision.js';
+import { DEFAULT_MAX_NEW_TOKENS, checkMaxTokens, eosIdsFor, imagesOf, lazyPrefill, samplerFor, textOf, validateMessages } from './causal-lm.js';
 
 export const SAIL_SPECIAL_TOKENS = ['<vision>', '<vpatch>', '<vrow_sep>', '<vframe_sep>', '</vision>', '<|vis_cls|>'] as const;
 
@@ -111,7 +111,7 @@ export function sailRope(rope: RopeConfig, positions: number[][][]): { cos: Floa
 export interface SailLoadOptions extends LoadOptions {
   /** Memory budget of the image-prefix cache (default 512 MiB). */
   prefixCacheBytes?: number;
-  /** Most patches per image (SAIL's max_token_num, default 4096). */
+  /** Most patches per image (default: preprocessor_config.json's max_patches, else SAIL's 4096). */
   maxPatches?: number;
 }
 
@@ -171,7 +171,7 @@ export class SailChatModel implements ChatModel {
     };
     return new SailChatModel(info, cfg, embed, lm, tok, eosIdsFor(folder, cfg, tok),
       { vision: idOf('<vision>'), vpatch: idOf('<vpatch>'), visionEnd: idOf('</vision>'), bos },
-      opts.maxPatches ?? 4096, opts.prefixCacheBytes ?? 512 * 2 ** 20);
+      opts.maxPatches ?? sailMaxPatches(folder.preprocessorConfig, cfg.patchSize), opts.prefixCacheBytes ?? 512 * 2 ** 20);
   }
 
   private async embedIds(ids: number[], patches?: Float32Array, indices?: number[]): Promise<Float32Array> {
@@ -185,13 +185,29 @@ export class SailChatModel implements ChatModel {
     return out.inputs_embeds!.data as Float32Array;
   }
 
+  /**
+   * Most patches an image may take in a prompt of `textTokens` text tokens: the preprocessor's
+   * limit (or the caller's maxImagePixels), and what the context leaves after the text, the
+   * image's two marker tokens and the reply (maxNewTokens, at most a quarter of the context).
+   * Images larger than that are downsized by SAIL's own size rule.
+   */
+  patchBudget(textTokens: number, o: GenerationOptions = {}): number {
+    const p = this.cfg.patchSize, ctx = this.cfg.maxPositions;
+    if (o.maxImagePixels !== undefined && !(Number.isFinite(o.maxImagePixels) && o.maxImagePixels >= p * p)) {
+      throw new InputError(`maxImagePixels must be at least one ${p}×${p} patch (${p * p}); got ${o.maxImagePixels}`);
+    }
+    const wanted = o.maxImagePixels !== undefined ? Math.floor(o.maxImagePixels / (p * p)) : this.maxPatches;
+    const reply = Math.min(o.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS, Math.floor(ctx / 4));
+    return Math.max(1, Math.min(wanted, ctx - textTokens - 2 - reply));
+  }
+
   /** Preprocesses an image and returns the cached (or freshly computed) prefix state. */
-  async imagePrefix(image: ImageInput): Promise<{ state: SeqState; length: number; cached: boolean }> {
+  async imagePrefix(image: ImageInput, maxPatches = this.maxPatches): Promise<{ state: SeqState; length: number; cached: boolean }> {
     const img: DecodedImage = await decodeImage(image);
-    const key = createHash('sha256').update(`${img.width}x${img.height}:${this.cfg.patchSize}:${this.maxPatches}:`).update(img.data).digest('hex');
+    const key = createHash('sha256').update(`${img.width}x${img.height}:${this.cfg.patchSize}:${maxPatches}:`).update(img.data).digest('hex');
     const hit = await this.prefixCache.fork<number>(key);
     if (hit) return { state: hit.state, length: hit.extra, cached: true };
-    const { patches, nh, nw } = sailPreprocess(img, { patchSize: this.cfg.patchSize, maxPatches: this.maxPatches });
+    const { patches, nh, nw } = sailPreprocess(img, { patchSize: this.cfg.patchSize, maxPatches });
     const n = nh * nw;
     const ids = [this.ids.vision, ...new Array(n).fill(this.ids.vpatch), this.ids.visionEnd];
     const indices = [-1, ...Array.from({ length: n }, (_, i) => i), -1];
@@ -211,13 +227,13 @@ export class SailChatModel implements ChatModel {
     return [this.ids.bos, ...this.tokenizer.encode(sailPromptText(messages), { addSpecialTokens: false })];
   }
 
-  async countPromptTokens(messages: ChatMessage[]): Promise<number> {
+  async countPromptTokens(messages: ChatMessage[], o: GenerationOptions = {}): Promise<number> {
     validateMessages(messages);
     const images = imagesOf(messages);
     let n = this.textIds(messages).length;
     if (images.length) {
       const img = await decodeImage(images[0]!);
-      const { nh, nw } = sailPreprocess(img, { patchSize: this.cfg.patchSize, maxPatches: this.maxPatches, sizeOnly: true });
+      const { nh, nw } = sailPreprocess(img, { patchSize: this.cfg.patchSize, maxPatches: this.patchBudget(n, o), sizeOnly: true });
       n += nh * nw + 2;
     }
     return n;
@@ -230,12 +246,12 @@ export class SailChatModel implements ChatModel {
     return lazyPrefill(async () => {
       let state: SeqState;
       let prefixLen = 0;
+      const text = this.textIds(messages);
       if (images.length) {
-        const p = await this.imagePrefix(images[0]!);
+        const p = await this.imagePrefix(images[0]!, this.patchBudget(text.length, o));
         state = p.state;
         prefixLen = p.length;
       } else state = this.lm.newState(1);
-      const text = this.textIds(messages);
       const maxNew = checkMaxTokens(o, prefixLen + text.length, this.cfg.maxPositions);
       const out = await this.lm.forward(state, { embeds: await this.embedIds(text), seq: text.length });
       const first = this.lm.lastLogits(out)[0]!;
