@@ -92,6 +92,10 @@ export interface ChatModel {
   chat(messages: ChatMessage[], opts?: GenerationOptions): ChatStream;
   /** Number of prompt tokens a request would use (for limits and usage), without running the model. */
   countPromptTokens?(messages: ChatMessage[], opts?: GenerationOptions): Promise<number>;
+  /** Continues raw text (no chat template), for text decoders (/v1/completions). */
+  complete?(prompt: string, opts?: GenerationOptions): ChatStream;
+  /** Number of tokens `complete(prompt)` reads. */
+  countCompletionTokens?(prompt: string): number;
   dispose(): Promise<void>;
 }
 
@@ -112,6 +116,8 @@ export interface EmbeddingModel {
   embedTexts(texts: string[]): Promise<Float32Array[]>;
   /** Zero-shot classification: labels with sigmoid probabilities, highest first. */
   classify(image: ImageInput, labels: string[]): Promise<LabelScore[]>;
+  /** Tokens these inputs amount to (for usage): each text's tokens, without padding, plus each image's patch tokens. */
+  countTokens?(texts: string[], images: number): number;
   dispose(): Promise<void>;
 }
 

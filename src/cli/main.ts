@@ -159,8 +159,7 @@ async function cmdGenerate(v: Values, positionals: string[]): Promise<void> {
   } else if (v.chat || !(m instanceof DecoderChatModel)) {
     await streamReply(m, withSystem(v, [{ role: 'user', content: prompt! }]), v);
   } else {
-    const promptIds = m.tokenizer.encode(prompt!, { addSpecialTokens: true });
-    await streamReply(m, [], v, (o) => m.generateIds(promptIds, o));
+    await streamReply(m, [], v, (o) => m.complete(prompt!, o));
   }
   await m.dispose();
 }

@@ -186,7 +186,7 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
   }
   // 'auto' probes for a WebGPU adapter (the engine is imported only then).
   const device = args.device === 'auto' ? await (await import('../graph/session.js')).resolveDevice('auto') : args.device;
-  const models: Array<{ name: string; model: Model }> = [];
+  const models: Array<{ name: string; model: Model; loadedAt: Date }> = [];
   const disposeAll = async () => {
     for (const { model } of models.splice(0)) await model.dispose().catch(() => {});
   };
@@ -195,7 +195,7 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
       log.info(`loading ${name} from ${dir} ...`, { model: name, dir });
       const t0 = Date.now();
       const model = await load(dir, { name, ...(device ? { device } : {}) });
-      models.push({ name, model });
+      models.push({ name, model, loadedAt: new Date() });
       const s = (Date.now() - t0) / 1000;
       log.info(`loaded ${name} (${model.kind}, ${model.info.modelType}) in ${s.toFixed(1)} s`, { model: name, kind: model.kind, model_type: model.info.modelType, seconds: s });
     }

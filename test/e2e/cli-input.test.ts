@@ -76,7 +76,7 @@ describe.skipIf(!BUILT)('tsvlm CLI checks its input before loading a model', () 
     expect(h.code).toBe(0);
     expect(h.out).toMatch(/^Usage: tsvlm chat /);
     expect(h.out).toMatch(/--repetition-penalty R .*\(default: 1, off\)/);
-    expect(h.out).toMatch(/--device cpu\|webgpu .*\(default: cpu\)/);
+    expect(h.out).toMatch(/--device cpu\|webgpu\|auto .*\(default: cpu\)/);
     expect(h.out).toMatch(/--system TEXT/);
     expect(h.out).not.toMatch(/--labels/);
     const c = tsvlm(['classify', '-h']);
