@@ -19,6 +19,8 @@ export interface Progress {
   stage: string;
   done: number;
   total: number;
+  /** What done/total count: bytes (downloads, weights), tokens (prefill); steps when absent. */
+  unit?: 'bytes' | 'tokens';
   message?: string;
 }
 
@@ -28,6 +30,10 @@ export interface LoadOptions {
   onProgress?: (p: Progress) => void;
   /** Name under which the model is reported (defaults to the folder name). */
   name?: string;
+  /** For a Hugging Face repo id: the branch, tag or commit (default "main"). */
+  revision?: string;
+  /** Download a repo id missing from the Hugging Face cache (default true; false or HF_HUB_OFFLINE=1: cache only). */
+  download?: boolean;
 }
 
 export interface ModelInfo {

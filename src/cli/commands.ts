@@ -12,11 +12,12 @@ import { UsageError, requireFile, readTextArg, type CommandSpec, type OptionDoc 
 /** The parsed flags, as the commands read them. */
 export type CliValues = { [flag: string]: string | boolean | Array<string | boolean> | undefined };
 
-const COMMON = ['model', 'device', 'json', 'quiet'] as const;
+const COMMON = ['model', 'revision', 'device', 'json', 'quiet'] as const;
 export const SAMPLING_FLAGS = ['max-new-tokens', 'temperature', 'top-p', 'top-k', 'min-p', 'repetition-penalty', 'seed', 'stop'] as const;
 
 export const OPTION_DOCS: Record<string, OptionDoc> = {
-  model: { arg: 'DIR', help: 'checkpoint folder (config.json, *.safetensors, tokenizer files)', repeatable: false },
+  model: { arg: 'DIR|ID', help: 'checkpoint folder, built-in name, or Hugging Face repo id (from its cache; downloaded when missing)', repeatable: false },
+  revision: { arg: 'REV', help: 'branch, tag or commit of a Hugging Face repo id', default: 'main' },
   device: { arg: 'cpu|webgpu|auto', help: 'where the model runs (auto: WebGPU when it has an adapter, else CPU)', default: 'cpu' },
   json: { help: 'machine-readable output on stdout' },
   quiet: { help: 'no progress on stderr' },
@@ -43,6 +44,17 @@ export const OPTION_DOCS: Record<string, OptionDoc> = {
 };
 
 export const COMMANDS: Record<string, CommandSpec> = {
+  pull: {
+    synopsis: 'ORG/NAME [--revision REV]',
+    about: 'Downloads a Hugging Face model repository (configs, tokenizer, safetensors) into the standard\nHugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub), resuming a partial\ndownload; $HF_TOKEN for gated or private repos, $HF_ENDPOINT for a mirror. Prints the folder.',
+    options: ['revision', 'json', 'quiet'],
+    positional: 'ORG/NAME',
+  },
+  list: {
+    synopsis: '[--json]',
+    about: 'Lists the built-in models and the models in the Hugging Face cache, with their sizes.',
+    options: ['json'],
+  },
   chat: {
     synopsis: '[--model DIR] [--image FILE]... [QUESTION | -f FILE | -]',
     about: 'Asks a chat model about images and streams the answer. Without a question: a REPL (one\nquestion per line, earlier turns kept; /help lists its commands).',

@@ -1,12 +1,14 @@
 // tsvlm command line: embed, classify, generate, chat, serve. No model-specific branches: models
 // are reached through the library API only.
 import { readFileSync } from 'node:fs';
-import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, Model, Progress } from '../api.js';
+import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, Model } from '../api.js';
 import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, supportedModelsText } from '../index.js';
 import { UsageError, parseCommandArgs, commandHelp } from './args.js';
 import { COMMANDS, OPTION_DOCS, generationOptions, checkImages, checkDevice, readLabels, readPrompt } from './commands.js';
 import { resolveDevice } from '../graph/session.js';
 import { resultJson, runRepl } from './repl.js';
+import { cmdList, cmdPull } from './hub-commands.js';
+import { progressPrinter } from './progress.js';
 
 export { UsageError, generationOptions };
 
@@ -18,10 +20,13 @@ Usage:
   tsvlm embed [--model DIR] [--image FILE]... [--text TEXT]...
   tsvlm generate --model DIR [--prompt TEXT | -f FILE | --input-ids 1,2,3] [--chat]
   tsvlm serve [--model DIR | --model NAME=DIR]... [--host 127.0.0.1] [--port 8080] [--api-key KEY]
+  tsvlm pull ORG/NAME [--revision REV]                     download into the Hugging Face cache
+  tsvlm list                                              built-in and cached models, with sizes
 
 Common options:
-  --model DIR           checkpoint folder (config.json, *.safetensors, tokenizer files);
-                        default: the built-in models (models/)
+  --model DIR|ID        checkpoint folder (config.json, *.safetensors, tokenizer files), a built-in
+                        name, or a Hugging Face repo id (ORG/NAME: from the standard Hugging Face
+                        cache, downloaded there when missing; --revision REV); default: built-in
   --device cpu|webgpu|auto  execution device (default cpu; auto: WebGPU when it has an adapter)
   --json                machine-readable output
   --max-new-tokens N    --temperature T  --top-p P  --top-k K  --min-p P  --seed S
@@ -49,6 +54,7 @@ const options = {
   system: { type: 'string' },
   version: { type: 'boolean' },
   'max-image-pixels': { type: 'string' },
+  revision: { type: 'string' },
   'input-ids': { type: 'string' },
   chat: { type: 'boolean' },
   json: { type: 'boolean' },
@@ -73,15 +79,14 @@ const options = {
 type Values = { [K in keyof typeof options]?: (typeof options)[K] extends { type: 'boolean' } ? boolean : (typeof options)[K] extends { multiple: true } ? string[] : string };
 
 function progress(quiet: boolean | undefined) {
-  if (quiet || !process.stderr.isTTY && process.env.TSVLM_PROGRESS !== '1') return undefined;
-  return (p: Progress) => process.stderr.write(`[tsvlm] ${p.stage} ${p.done}/${p.total}${p.message ? ` ${p.message}` : ''}\n`);
+  return quiet ? undefined : progressPrinter();
 }
 
 async function load(v: Values, kind: 'chat' | 'embedding'): Promise<Model> {
   if ((v.model?.length ?? 0) > 1) throw new UsageError(`--model was given ${v.model!.length} times; this command runs one model`);
   const dir = v.model?.[0] ?? builtinModelDir(kind);
   const device = await resolveDevice(checkDevice(v.device));
-  const m = await loadModel(dir, { device, onProgress: progress(v.quiet) });
+  const m = await loadModel(dir, { device, onProgress: progress(v.quiet), ...(v.revision ? { revision: v.revision } : {}) });
   if (m.kind !== kind) {
     await m.dispose();
     throw new UsageError(`${dir} is ${KIND_TEXT[m.kind]} (${m.info.modelType}); this command needs ${KIND_TEXT[kind]}`);
@@ -224,6 +229,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'classify': await cmdClassify(values); break;
       case 'generate': await cmdGenerate(values, positionals); break;
       case 'chat': return await cmdChat(values, positionals);
+      case 'pull': await cmdPull(values, positionals); break;
+      case 'list': await cmdList(values); break;
       default: throw new UsageError(`unknown command ${JSON.stringify(cmd)} (embed, classify, generate, chat, serve)`);
     }
     return 0;

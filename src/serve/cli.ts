@@ -1,6 +1,8 @@
 // `tsvlm serve`: parse flags, load the models (through the injected `load`, so this module does not
 // import the engine), listen (loopback unless told), and shut down cleanly on SIGINT/SIGTERM.
+import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
+import { isRepoId } from '../hub/cache.js';
 import type { LoadOptions, Model } from '../api.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { createServer, type ListenInfo, type TsvlmServer } from './server.js';
@@ -12,7 +14,8 @@ Serves models over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/embe
 /v1/models, /v1/classify) with a web chat page at /.
 
 Options:
-  --model DIR | NAME=DIR   model folder (config.json + safetensors); repeatable. NAME defaults to the folder name
+  --model DIR | NAME=DIR   model folder (config.json + safetensors), built-in name or Hugging Face repo id
+                           (ORG/NAME, from its cache); repeatable. NAME defaults to the folder name
   --host HOST              address to bind (default 127.0.0.1; use 0.0.0.0 to expose on the network)
   --port PORT              port (default 8080; 0 picks a free one)
   --api-key KEY            require "Authorization: Bearer KEY" on /v1 (or set TSVLM_API_KEY)
@@ -63,6 +66,11 @@ function parseInteger(flag: string, v: string, min: number, max = Number.MAX_SAF
   return Number(v);
 }
 
+/** A folder (made absolute), or a built-in name / Hugging Face repo id that is not a folder here (kept). */
+function folderOrId(s: string): string {
+  return existsSync(s) || !isRepoId(s) ? resolve(s) : s;
+}
+
 /** NAME=DIR when the part before "=" looks like a name (no path separator); otherwise a folder. */
 function parseModelSpec(spec: string): { name: string; dir: string } {
   const eq = spec.indexOf('=');
@@ -70,9 +78,9 @@ function parseModelSpec(spec: string): { name: string; dir: string } {
     const name = spec.slice(0, eq);
     const dir = spec.slice(eq + 1);
     if (!dir) throw new UsageError(`--model ${spec}: the folder after "=" is missing`);
-    return { name, dir: resolve(dir) };
+    return { name, dir: folderOrId(dir) };
   }
-  const dir = resolve(spec);
+  const dir = folderOrId(spec);
   return { name: basename(dir), dir };
 }
 
