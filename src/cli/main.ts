@@ -8,6 +8,8 @@ import { COMMANDS, OPTION_DOCS, generationOptions, checkImages, checkDevice, rea
 import { resolveDevice } from '../graph/session.js';
 import { runRepl } from './repl.js';
 import { ReplyPrinter, replyEvents } from './reply.js';
+import { cmdList, cmdPull } from './hub-commands.js';
+import { progressPrinter } from './progress.js';
 
 export { UsageError, generationOptions };
 
@@ -23,10 +25,13 @@ Usage:
   tsvlm tokenize --model DIR --image FILE... [--json]      image → codes (SEED): one line of codes per image
   tsvlm serve [--model DIR | --model NAME=DIR]... [--host 127.0.0.1] [--port 8080] [--api-key KEY]
   tsvlm batch tokenize|embed --model DIR --input DIR|LIST|TARS --out DIR   datasets → Parquet (batch --help)
+  tsvlm pull ORG/NAME [--revision REV]                     download into the Hugging Face cache
+  tsvlm list                                              built-in and cached models, with sizes
 
 Common options:
-  --model DIR           checkpoint folder (config.json, *.safetensors, tokenizer files);
-                        default: the built-in models (models/)
+  --model DIR|ID        checkpoint folder (config.json, *.safetensors, tokenizer files), a built-in
+                        name, or a Hugging Face repo id (ORG/NAME: from the standard Hugging Face
+                        cache, downloaded there when missing; --revision REV); default: built-in
   --device cpu|webgpu|auto  execution device (default cpu; auto: WebGPU when it has an adapter)
   --dtype fp32|fp16|q8|q4   weights at run time: q8/q4 quantize Linear weights (int8/int4
                         blocks of 32) at the first load and cache them (TSVLM_CACHE); default
@@ -61,6 +66,8 @@ const options = {
   file: { type: 'string', short: 'f' },
   system: { type: 'string' },
   version: { type: 'boolean' },
+  'max-image-pixels': { type: 'string' },
+  revision: { type: 'string' },
   'input-ids': { type: 'string' },
   chat: { type: 'boolean' },
   json: { type: 'boolean' },
@@ -90,22 +97,7 @@ const options = {
 type Values = { [K in keyof typeof options]?: (typeof options)[K] extends { type: 'boolean' } ? boolean : (typeof options)[K] extends { multiple: true } ? string[] : string };
 
 function progress(quiet: boolean | undefined) {
-  if (quiet || !process.stderr.isTTY && process.env.TSVLM_PROGRESS !== '1') return undefined;
-  let bar = false;
-  return (p: Progress) => {
-    // Byte-sized stages (quantize) draw one bar line on a terminal instead of a line per step.
-    if (p.stage === 'quantize' && p.total > 1 && process.stderr.isTTY) {
-      const pct = Math.floor((100 * p.done) / p.total);
-      const fill = '#'.repeat(Math.floor(pct / 4)).padEnd(25, '.');
-      process.stderr.write(`\r[tsvlm] quantize [${fill}] ${String(pct).padStart(3)}% ${(p.message ?? '').slice(0, 60).padEnd(60)}`);
-      bar = p.done < p.total;
-      if (!bar) process.stderr.write('\n');
-      return;
-    }
-    if (bar) process.stderr.write('\n');
-    bar = false;
-    process.stderr.write(`[tsvlm] ${p.stage} ${p.done}/${p.total}${p.message ? ` ${p.message}` : ''}\n`);
-  };
+  return quiet ? undefined : progressPrinter();
 }
 
 /** --dtype and --accuracy-level as LoadOptions (validated here so the message names the flag). */
@@ -129,7 +121,7 @@ async function load(v: Values, kind: Model['kind']): Promise<Model> {
   const device = await resolveDevice(checkDevice(v.device));
   const imageTokenizer = v['image-tokenizer'];
   if (imageTokenizer !== undefined && !existsSync(imageTokenizer)) throw new UsageError(`--image-tokenizer ${imageTokenizer} does not exist`);
-  const m = await loadModel(dir, { device, ...weightFlags(v), onProgress: progress(v.quiet), imageTokenizer });
+  const m = await loadModel(dir, { device, ...weightFlags(v), onProgress: progress(v.quiet), imageTokenizer, ...(v.revision ? { revision: v.revision } : {}) });
   if (m.kind !== kind) {
     await m.dispose();
     throw new UsageError(`${dir} is ${KIND_TEXT[m.kind]} (${m.info.modelType}); this command needs ${KIND_TEXT[kind]}`);
@@ -210,8 +202,7 @@ async function cmdGenerate(v: Values, positionals: string[]): Promise<void> {
   } else if (v.chat || !(m instanceof DecoderChatModel)) {
     await streamReply(m, withSystem(v, [{ role: 'user', content: prompt! }]), v);
   } else {
-    const promptIds = m.tokenizer.encode(prompt!, { addSpecialTokens: true });
-    await streamReply(m, [], v, (o) => m.generateIds(promptIds, o));
+    await streamReply(m, [], v, (o) => m.complete(prompt!, o));
   }
   await m.dispose();
 }
@@ -306,7 +297,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'chat': return await cmdChat(values, positionals);
       case 'draw': await cmdDraw(values, positionals); break;
       case 'tokenize': await cmdTokenize(values); break;
-      default: throw new UsageError(`unknown command ${JSON.stringify(cmd)} (embed, classify, generate, chat, draw, tokenize, serve)`);
+      case 'pull': await cmdPull(values, positionals); break;
+      case 'list': await cmdList(values); break;
+      default: throw new UsageError(`unknown command ${JSON.stringify(cmd)} (embed, classify, generate, chat, draw, tokenize, batch, serve, pull, list)`);
     }
     return 0;
   } catch (e) {
