@@ -76,6 +76,10 @@ export interface GenerationOptions {
   signal?: AbortSignal;
   /** Models that draw (`ChatModel.drawsImages`): start the reply with an image ("draw now"). */
   forceImage?: boolean;
+  /** Models that draw: render at most this many images of the reply (later ones come back as codes). */
+  maxImages?: number;
+  /** Models that draw: end the reply once this many images are complete. */
+  stopAfterImages?: number;
   /** Progress of long work inside a request (image rendering steps). */
   onProgress?: (p: Progress) => void;
 }
@@ -110,6 +114,8 @@ export interface GenerationResult {
   finishReason: FinishReason;
   /** Images the model drew, in order (models that write images as tokens only). */
   images?: GeneratedImage[];
+  /** Codes of the images in the prompt, in order (models that read images as codes). */
+  promptImageCodes?: number[][];
 }
 
 /**
@@ -128,7 +134,14 @@ export interface ChatModel {
   readonly maxImages?: number;
   /** True for models that write images as tokens (their streams offer `events()`). */
   readonly drawsImages?: boolean;
+  /** True when drawn images come back as pixels (a renderer is loaded), not only as codes. */
+  readonly rendersImages?: boolean;
   chat(messages: ChatMessage[], opts?: GenerationOptions): ChatStream;
+  /**
+   * Continues a raw prompt, no chat template (text and images in order; the model's own prompt
+   * markup is the caller's). Offered by models whose reference serves raw prompts (SEED-LLaMA).
+   */
+  complete?(prompt: ChatPart[], opts?: GenerationOptions): ChatStream;
   /** Number of prompt tokens a request would use (for limits and usage), without running the model. */
   countPromptTokens?(messages: ChatMessage[]): Promise<number>;
   dispose(): Promise<void>;
