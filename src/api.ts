@@ -96,6 +96,10 @@ export interface GenerationOptions {
   signal?: AbortSignal;
   /** Models that draw (`ChatModel.drawsImages`): start the reply with an image ("draw now"). */
   forceImage?: boolean;
+  /** Models that draw: render at most this many images of the reply (later ones come back as codes). */
+  maxImages?: number;
+  /** Models that draw: end the reply once this many images are complete. */
+  stopAfterImages?: number;
   /** Progress of long work inside a request (image rendering steps). */
   onProgress?: (p: Progress) => void;
   /** Most tiles per image for models that tile images (HoVLE's max_num; default from the checkpoint). */
@@ -138,6 +142,8 @@ export interface GenerationResult {
   finishReason: FinishReason;
   /** Images the model drew, in order (models that write images as tokens only). */
   images?: GeneratedImage[];
+  /** Codes of the images in the prompt, in order (models that read images as codes). */
+  promptImageCodes?: number[][];
 }
 
 /**
@@ -156,11 +162,17 @@ export interface ChatModel {
   readonly maxImages?: number;
   /** True for models that write images as tokens (their streams offer `events()`). */
   readonly drawsImages?: boolean;
+  /** True when drawn images come back as pixels (a renderer is loaded), not only as codes. */
+  readonly rendersImages?: boolean;
   chat(messages: ChatMessage[], opts?: GenerationOptions): ChatStream;
   /** Number of prompt tokens a request would use (for limits and usage), without running the model. */
   countPromptTokens?(messages: ChatMessage[], opts?: GenerationOptions): Promise<number>;
-  /** Continues raw text (no chat template), for text decoders (/v1/completions). */
-  complete?(prompt: string, opts?: GenerationOptions): ChatStream;
+  /**
+   * Continues a raw prompt, no chat template (/v1/completions; SEED's demo API): text, or text and
+   * images in order for models that read images in raw prompts (SEED-LLaMA). The prompt markup is
+   * the caller's.
+   */
+  complete?(prompt: string | ChatPart[], opts?: GenerationOptions): ChatStream;
   /** Number of tokens `complete(prompt)` reads. */
   countCompletionTokens?(prompt: string): number;
   dispose(): Promise<void>;

@@ -1,6 +1,6 @@
 // Chat over a text-only decoder checkpoint (llama, mistral, qwen2, internlm2): chat template →
 // token ids → prefill → generation loop. VLMs reuse `generationLoop` with their own prefill.
-import type { ChatMessage, ChatModel, ChatStream, GenerationOptions, LoadOptions, ModelInfo } from '../api.js';
+import type { ChatMessage, ChatModel, ChatPart, ChatStream, GenerationOptions, LoadOptions, ModelInfo } from '../api.js';
 import { InputError } from '../api.js';
 import type { ModelFolder, WeightStore } from '../io/checkpoint.js';
 import { DecoderLM, type SeqState } from '../generate/decoder-lm.js';
@@ -113,7 +113,11 @@ export class DecoderChatModel implements ChatModel {
     return this.generateIds(this.promptIds(messages), o);
   }
 
-  complete(prompt: string, o: GenerationOptions = {}): ChatStream {
+  complete(prompt: string | ChatPart[], o: GenerationOptions = {}): ChatStream {
+    if (typeof prompt !== 'string') {
+      if (prompt.some((p) => p.type === 'image')) throw new InputError(`${this.info.name} is a text-only model: it reads no images`);
+      prompt = prompt.map((p) => (p as { text: string }).text).join('');
+    }
     return this.generateIds(this.tokenizer.encode(prompt, { addSpecialTokens: true }), o);
   }
 
