@@ -22,6 +22,8 @@ export interface Progress {
   /** What done/total count: bytes (downloads, weights), tokens (prefill); steps when absent. */
   unit?: 'bytes' | 'tokens';
   message?: string;
+  /** Time spent in this step so far (steps that report no amounts tick with it). */
+  elapsedMs?: number;
 }
 
 export interface LoadOptions {
@@ -72,6 +74,8 @@ export interface GenerationOptions {
    * checkpoint's preprocessor limit. Either way an image never takes the context a reply needs.
    */
   maxImagePixels?: number;
+  /** Called during long prompt processing (stage "prefill", unit tokens). */
+  onProgress?: (p: Progress) => void;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';

@@ -82,6 +82,11 @@ function progress(quiet: boolean | undefined) {
   return quiet ? undefined : progressPrinter();
 }
 
+/** Prefill progress: a bar on a terminal only (erased when the answer starts). */
+function prefillProgress(v: Values): Pick<GenerationOptions, 'onProgress'> {
+  return !v.quiet && process.stderr.isTTY ? { onProgress: progressPrinter(process.stderr, true) } : {};
+}
+
 async function load(v: Values, kind: 'chat' | 'embedding'): Promise<Model> {
   if ((v.model?.length ?? 0) > 1) throw new UsageError(`--model was given ${v.model!.length} times; this command runs one model`);
   const dir = v.model?.[0] ?? builtinModelDir(kind);
@@ -131,7 +136,7 @@ async function streamReply(m: ChatModel, messages: ChatMessage[], v: Values, run
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig);
   try {
-    const o = generationOptions(v, ac.signal);
+    const o = { ...generationOptions(v, ac.signal), ...prefillProgress(v) };
     const s = run ? run(o) : m.chat(messages, o);
     if (!v.json) for await (const d of s) process.stdout.write(d);
     const r = await s.result;
@@ -186,7 +191,7 @@ async function cmdChat(v: Values, positionals: string[]): Promise<number> {
       images: files.map((name, i) => ({ name, bytes: images[i]! })),
       system: v.system,
       json: v.json,
-      options: (signal) => generationOptions(v, signal),
+      options: (signal) => ({ ...generationOptions(v, signal), ...prefillProgress(v) }),
       readImage: (f) => readFileSync(checkImages([f])[0]!),
     });
   } finally {

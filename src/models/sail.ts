@@ -267,7 +267,7 @@ export class SailChatModel implements ChatModel {
         decoder: new TextStreamer(this.tokenizer, { skipSpecialTokens: true }),
         signal: o.signal,
       });
-    });
+    }, o);
   }
 
   async dispose(): Promise<void> {

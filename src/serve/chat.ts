@@ -157,7 +157,8 @@ function streamResponse(
     try {
       send(chatChunk(meta, { role: 'assistant', content: '' }, null, req.includeUsage));
       await slot.ready;
-      const stream = model.chat(messages, opts);
+      // Prefill progress as SSE comments (clients ignore them; the web page shows them).
+      const stream = model.chat(messages, { ...opts, onProgress: (p) => write(`: progress ${JSON.stringify(p)}\n\n`) });
       for await (const delta of stream) if (delta) send(chatChunk(meta, { content: delta }, null, req.includeUsage));
       const result = await stream.result;
       if (result.finishReason === 'abort' && job.cause() === 'shutdown') throw shutdownError();
