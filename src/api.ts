@@ -22,6 +22,8 @@ export interface Progress {
   /** What done/total count: bytes (downloads, weights), tokens (prefill); steps when absent. */
   unit?: 'bytes' | 'tokens';
   message?: string;
+  /** Time spent in this step so far (steps that report no amounts tick with it). */
+  elapsedMs?: number;
 }
 
 export interface LoadOptions {
@@ -100,8 +102,6 @@ export interface GenerationOptions {
   maxImages?: number;
   /** Models that draw: end the reply once this many images are complete. */
   stopAfterImages?: number;
-  /** Progress of long work inside a request (image rendering steps). */
-  onProgress?: (p: Progress) => void;
   /** Most tiles per image for models that tile images (HoVLE's max_num; default from the checkpoint). */
   maxTiles?: number;
   /**
@@ -110,6 +110,8 @@ export interface GenerationOptions {
    * checkpoint's preprocessor limit. Either way an image never takes the context a reply needs.
    */
   maxImagePixels?: number;
+  /** Progress of long work inside a request: prompt processing (stage "prefill", unit tokens), drawn images (diffusion steps). */
+  onProgress?: (p: Progress) => void;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';

@@ -170,8 +170,8 @@ function streamResponse(
     try {
       send(chatChunk(meta, { role: 'assistant', content: '' }, null, req.includeUsage));
       await slot.ready;
-      // Diffusion steps of a drawn image show as SSE comments (the page turns them into a progress bar).
-      const stream = model.chat(messages, { ...opts, onProgress: (p) => write(`: progress ${p.stage} ${p.done}/${p.total}\n\n`) });
+      // Progress (prefill, a drawn image's diffusion steps) as SSE comments (clients ignore them; the web page shows them).
+      const stream = model.chat(messages, { ...opts, onProgress: (p) => write(`: progress ${JSON.stringify(p)}\n\n`) });
       if (stream.events) {
         for await (const e of stream.events()) {
           if (e.type === 'text') { if (e.text) send(chatChunk(meta, { content: e.text }, null, req.includeUsage)); }

@@ -79,7 +79,7 @@ export async function handleImageGenerations(raw: Request, ctx: ServeContext): P
       const send = (event: string, data: unknown) => controller.enqueue(enc.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
       void inSlot(raw, ctx, entry, async (signal) => signal, async (signal) => {
         for (let i = 0; i < n; i++) {
-          const { png } = await drawOne(model, prompt, { ...opts(i, signal), onProgress: (p) => controller.enqueue(enc.encode(`: progress ${p.stage} ${p.done}/${p.total}\n\n`)) });
+          const { png } = await drawOne(model, prompt, { ...opts(i, signal), onProgress: (p) => controller.enqueue(enc.encode(`: progress ${JSON.stringify(p)}\n\n`)) });
           send('image_generation.completed', { type: 'image_generation.completed', b64_json: b64(png), created_at: created, output_format: 'png', size: 'auto', image_index: i });
         }
       })

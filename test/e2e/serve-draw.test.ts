@@ -73,7 +73,7 @@ describe('serve: models that draw', () => {
   it('streams the image as a delta between the text deltas, with diffusion progress comments', async () => {
     const res = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'seed', stream: true, messages: [{ role: 'user', content: 'draw' }] }) });
     const text = await res.text();
-    expect(text).toContain(': progress diffusion 1/1');
+    expect(text).toMatch(/: progress \{"stage":"diffusion","done":1,"total":1/);
     const chunks = text.split('\n\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)));
     const kinds = chunks.map((c) => (c.choices[0]?.delta.images ? 'image' : c.choices[0]?.delta.content ? 'text' : 'other'));
     expect(kinds.filter((k) => k !== 'other')).toEqual(['image', 'text']);

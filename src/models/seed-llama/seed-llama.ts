@@ -81,7 +81,7 @@ export class SeedLlamaChatModel implements ChatModel {
       let i = 0;
       const text = (this.tokenizer.bosToken ?? '<s>') + prompt.map((p) => (p.type === 'text' ? p.text : spanText(this.layout, codes[i++]!))).join('') + (o.forceImage ? BOI_TOKEN : '');
       return this.run(this.tokenizer.encode(text, { addSpecialTokens: false }), o, codes);
-    }, { events: true });
+    }, o, { events: true });
   }
 
   /** Tokens a text-only raw prompt takes (BOS written as text, as the reference does). */
@@ -131,7 +131,7 @@ export class SeedLlamaChatModel implements ChatModel {
       validateMessages(messages);
       const codes = await this.imageCodes(messages);
       return this.run(await this.promptIds(messages, o.forceImage === true, codes), o, codes);
-    }, { events: true });
+    }, o, { events: true });
   }
 
   /** Generation from explicit prompt ids (CLI --input-ids), image spans handled as in chat. */
@@ -140,7 +140,7 @@ export class SeedLlamaChatModel implements ChatModel {
     for (const id of prompt) {
       if (!Number.isInteger(id) || id < 0 || id >= this.cfg.spec.vocabSize) throw new InputError(`token id ${id} is outside the vocabulary (0..${this.cfg.spec.vocabSize - 1})`);
     }
-    return lazyPrefill(async () => this.run(prompt, o), { events: true });
+    return lazyPrefill(async () => this.run(prompt, o), o, { events: true });
   }
 
   private async run(prompt: number[], o: GenerationOptions, promptImageCodes?: number[][]): Promise<ChatStream> {
