@@ -2,8 +2,8 @@
 import { parseArgs } from 'node:util';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import sharp from 'sharp';
-import { openPipelineFolder, SCHEDULER_NAMES, StableDiffusionPipeline, type DiffusionImage, type Device, type Progress } from '../index.js';
+import { decodedImage, openPipelineFolder, SCHEDULER_NAMES, StableDiffusionPipeline, type Device, type Progress } from '../index.js';
+import { encodePng } from './drawn-images.js';
 
 export const DRAW_USAGE = `tsvlm draw --model SD_DIR "prompt" [options]
 
@@ -67,12 +67,6 @@ function parseSize(v: string | undefined): { width?: number; height?: number } {
   return { width, height: m[2] ? Number(m[2]) : width };
 }
 
-/** PNG bytes of image `i` of a batch. */
-export async function pngOf(img: DiffusionImage, i = 0): Promise<Buffer> {
-  const n = img.width * img.height * 3;
-  return sharp(Buffer.from(img.pixels.buffer, img.pixels.byteOffset + i * n, n), { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
-}
-
 export async function runDraw(argv: string[]): Promise<number> {
   let v: ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
   let positionals: string[];
@@ -123,7 +117,7 @@ export async function runDraw(argv: string[]): Promise<number> {
     const files: string[] = [];
     for (let i = 0; i < img.batch; i++) {
       const f = img.batch === 1 ? out : out.replace(/(\.png)?$/i, `-${i + 1}.png`);
-      writeFileSync(f, await pngOf(img, i));
+      writeFileSync(f, await encodePng(decodedImage(img, i)));
       files.push(f);
     }
     const seconds = (performance.now() - t0) / 1000;

@@ -19,6 +19,7 @@ Usage:
   tsvlm embed [--model DIR] [--image FILE]... [--text TEXT]...
   tsvlm draw --model DIR "a red bus on a bridge"           draw an image (models that draw: SEED-LLaMA)
   tsvlm draw --model SD_DIR "prompt" [--steps N --seed N --size WxH --out F]   Stable Diffusion folders
+  tsvlm reconstruct --model SEED_DIR --diffusion SD_DIR --image FILE --out F.png  image → codes → image
   tsvlm generate --model DIR [--prompt TEXT | -f FILE | --input-ids 1,2,3] [--chat]
   tsvlm tokenize --model DIR --image FILE... [--json]      image → codes (SEED): one line of codes per image
   tsvlm serve [--model DIR | --model NAME=DIR]... [--host 127.0.0.1] [--port 8080] [--api-key KEY]
@@ -251,6 +252,7 @@ export async function main(argv: string[]): Promise<number> {
   const spec = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
   try {
     if (cmd === 'serve') return await cmdServe(rest);
+    if (cmd === 'reconstruct') return await (await import('./reconstruct.js')).runReconstruct(rest);
     // A diffusers folder (model_index.json) draws with Stable Diffusion (cli/draw.ts).
     if (cmd === 'draw') {
       const sd = await import('./draw.js');

@@ -1,0 +1,54 @@
+// tsvlm reconstruct end to end on the fixture checkpoints: seed-tokenizer-tiny's first picture →
+// its recorded codes → unclip-tiny (the fixture's latents, empty-prompt embedding and generator
+// seed) → a PNG equal to unclip-tiny's e.image_u8 within ±1. Needs `npm run build`.
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { FIXTURES_ROOT, openFixture, compare, report } from '../helpers/fixtures.js';
+
+const root = resolve(__dirname, '../..');
+const bin = join(root, 'bin/tsvlm.js');
+const seedDir = join(FIXTURES_ROOT, 'seed-tokenizer-tiny');
+const unclipDir = join(FIXTURES_ROOT, 'unclip-tiny');
+const have = existsSync(join(seedDir, 'cases.json')) && existsSync(join(unclipDir, 'cases.json'));
+
+function tsvlm(args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe.skipIf(!have || !existsSync(join(root, 'dist/cli/main.js')))('tsvlm reconstruct', () => {
+  it('image → the fixture codes → unCLIP → the fixture image (±1)', async () => {
+    const seed = openFixture(seedDir);
+    const unclip = openFixture(unclipDir);
+    const work = mkdtempSync(join(tmpdir(), 'tsvlm-recon-'));
+    const [, h, w] = seed.shape('image_u8') as [number, number, number, number];
+    const src = join(work, 'in.png');
+    writeFileSync(src, await sharp(Buffer.from(seed.typed('image_u8').buffer as ArrayBuffer, 0, h * w * 3), { raw: { width: w, height: h, channels: 3 } }).png().toBuffer());
+    const e = unclip.cases.find((c) => c.name === 'e_end_to_end_seed_call')!;
+    const cases = join(unclipDir, 'cases.safetensors');
+    const out = join(work, 'out.png');
+    const r = tsvlm([
+      'reconstruct', '--model', seedDir, '--diffusion', unclipDir, '--image', src, '--out', out, '--json',
+      '--seed', String(e.facts!.generator_seed), '--steps', String(e.facts!.num_inference_steps), '--guidance', String(e.facts!.guidance_scale),
+      '--latents', `${cases}:e.latents`, '--prompt-embeds', `${cases}:e.empty_prompt_embeds`,
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.codes).toEqual(seed.ints('codes').slice(0, 32));
+    const { data, info } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, info.channels]).toEqual([128, 128, 3]);
+    const tol = { abs: 1, rel: 0 };
+    report('unclip-tiny', 'reconstruct', 'e.image_u8', compare(new Uint8Array(data), unclip.f32('e.image_u8'), tol), tol);
+  });
+
+  it('explains what is missing or mismatched', () => {
+    let r = tsvlm(['reconstruct', '--model', seedDir, '--image', 'x.png']);
+    expect([r.code, r.err]).toEqual([2, expect.stringMatching(/needs --diffusion SD_DIR/)]);
+    r = tsvlm(['reconstruct', '--model', seedDir, '--diffusion', unclipDir, '--image', join(FIXTURES_ROOT, 'images', 'chelsea.png'), '-q']);
+    expect([r.code, r.err]).toEqual([1, expect.stringMatching(/no text_encoder\/ and tokenizer\/: pass promptEmbeds/)]);
+  });
+});
