@@ -45,6 +45,30 @@ describe.skipIf(!have || !existsSync(join(root, 'dist/cli/main.js')))('tsvlm rec
     report('unclip-tiny', 'reconstruct', 'e.image_u8', compare(new Uint8Array(data), unclip.f32('e.image_u8'), tol), tol);
   });
 
+  const v1Dir = join(FIXTURES_ROOT, 'seed-v1-tokenizer-tiny');
+  const sdDir = join(FIXTURES_ROOT, 'sd-v1-tiny');
+  it.runIf(existsSync(join(v1Dir, 'cases.json')) && existsSync(join(sdDir, 'cases.json')))('SEED v1: image → codes → [77, 768] → SD 1.x PLMS → the fixture image (truncated uint8, ±1)', async () => {
+    const seed = openFixture(v1Dir);
+    const sd = openFixture(sdDir);
+    const work = mkdtempSync(join(tmpdir(), 'tsvlm-recon-v1-'));
+    const [, h, w] = seed.shape('image_u8') as [number, number, number, number];
+    const src = join(work, 'in.png');
+    writeFileSync(src, await sharp(Buffer.from(seed.typed('image_u8').buffer as ArrayBuffer, 0, h * w * 3), { raw: { width: w, height: h, channels: 3 } }).png().toBuffer());
+    const e = sd.cases.find((c) => c.name === 'e_end_to_end_seed_v1_plms')!;
+    const cases = join(sdDir, 'cases.safetensors');
+    const out = join(work, 'out.png');
+    const r = tsvlm([
+      'reconstruct', '--model', v1Dir, '--diffusion', sdDir, '--image', src, '--out', out, '--json',
+      '--steps', String(e.facts!.ddim_steps_S), '--guidance', String(e.facts!.guidance_scale),
+      '--latents', `${cases}:e.latents`, '--prompt-embeds', `${cases}:e.uncond_embeds`,
+    ]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).codes).toEqual(seed.ints('codes').slice(0, 32));
+    const { data } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
+    const tol = { abs: 1, rel: 0 };
+    report('sd-v1-tiny', 'reconstruct', 'e.image_u8_seed_v1', compare(new Uint8Array(data), sd.f32('e.image_u8_seed_v1'), tol), tol);
+  });
+
   it('explains what is missing or mismatched', () => {
     let r = tsvlm(['reconstruct', '--model', seedDir, '--image', 'x.png']);
     expect([r.code, r.err]).toEqual([2, expect.stringMatching(/needs --diffusion SD_DIR/)]);
