@@ -41,13 +41,14 @@ export const OPTION_DOCS: Record<string, OptionDoc> = {
   version: { help: 'print the tsvlm version' },
   'image-tokenizer': { arg: 'DIR', help: 'SEED-LLaMA: the SEED image tokenizer folder (reads images; its tokenizer files carry the image tokens)' },
   'out-dir': { arg: 'DIR', help: 'where drawn images are written as PNG', default: 'the current folder' },
+  diffusion: { arg: 'SD_DIR', help: 'SEED-LLaMA: the diffusers folder that renders drawn images (stable-diffusion-2-1-unclip)', default: 'codes only' },
 };
 
 export const COMMANDS: Record<string, CommandSpec> = {
   chat: {
     synopsis: '[--model DIR] [--image FILE]... [QUESTION | -f FILE | -]',
     about: 'Asks a chat model about images and streams the answer. Without a question: a REPL (one\nquestion per line, earlier turns kept; /help lists its commands).',
-    options: [...COMMON, 'image', 'system', 'file', 'image-tokenizer', 'out-dir', ...SAMPLING_FLAGS],
+    options: [...COMMON, 'image', 'system', 'file', 'image-tokenizer', 'diffusion', 'out-dir', ...SAMPLING_FLAGS],
     positional: 'QUESTION',
     notes: `Default model: the built-in ${BUILTIN_MODELS.chat}.`,
   },
@@ -66,13 +67,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
   generate: {
     synopsis: '--model DIR [PROMPT | --prompt TEXT | -f FILE | --input-ids 1,2,3] [--chat]',
     about: 'Continues a prompt with a text decoder (Llama, Mistral, Qwen2, InternLM2), or answers it\nwith --chat.',
-    options: [...COMMON, 'prompt', 'file', 'input-ids', 'chat', 'system', 'image-tokenizer', 'out-dir', ...SAMPLING_FLAGS],
+    options: [...COMMON, 'prompt', 'file', 'input-ids', 'chat', 'system', 'image-tokenizer', 'diffusion', 'out-dir', ...SAMPLING_FLAGS],
     positional: 'PROMPT',
   },
   draw: {
     synopsis: '--model DIR [PROMPT | --prompt TEXT | -f FILE] [--out-dir DIR]',
     about: 'Draws an image with a model that writes images as tokens (SEED-LLaMA): its reply starts\nwith an image, written to --out-dir as PNG (codes only when no renderer is loaded).',
-    options: [...COMMON, 'prompt', 'file', 'system', 'image-tokenizer', 'out-dir', ...SAMPLING_FLAGS],
+    options: [...COMMON, 'prompt', 'file', 'system', 'image-tokenizer', 'diffusion', 'out-dir', ...SAMPLING_FLAGS],
     positional: 'PROMPT',
   },
   tokenize: {

@@ -2,7 +2,7 @@
 // are reached through the library API only.
 import { existsSync, readFileSync } from 'node:fs';
 import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, Model, Progress } from '../api.js';
-import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, supportedModelsText } from '../index.js';
+import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, SeedImageRenderer, supportedModelsText } from '../index.js';
 import { UsageError, parseCommandArgs, commandHelp } from './args.js';
 import { COMMANDS, OPTION_DOCS, generationOptions, checkImages, checkDevice, readLabels, readPrompt } from './commands.js';
 import { resolveDevice } from '../graph/session.js';
@@ -77,6 +77,7 @@ const options = {
   cors: { type: 'string' },
   'image-tokenizer': { type: 'string' },
   'out-dir': { type: 'string' },
+  diffusion: { type: 'string' },
 } as const;
 
 type Values = { [K in keyof typeof options]?: (typeof options)[K] extends { type: 'boolean' } ? boolean : (typeof options)[K] extends { multiple: true } ? string[] : string };
@@ -93,7 +94,10 @@ async function load(v: Values, kind: Model['kind']): Promise<Model> {
   const device = await resolveDevice(checkDevice(v.device));
   const imageTokenizer = v['image-tokenizer'];
   if (imageTokenizer !== undefined && !existsSync(imageTokenizer)) throw new UsageError(`--image-tokenizer ${imageTokenizer} does not exist`);
-  const m = await loadModel(dir, { device, onProgress: progress(v.quiet), imageTokenizer });
+  if (v.diffusion !== undefined && !existsSync(v.diffusion)) throw new UsageError(`--diffusion ${v.diffusion} does not exist`);
+  // Drawn images become pixels through a Stable Diffusion folder (SEED's de-tokenizer).
+  const imageRenderer = v.diffusion ? await SeedImageRenderer.load(v.diffusion, { device, onProgress: progress(v.quiet) }) : undefined;
+  const m = await loadModel(dir, { device, onProgress: progress(v.quiet), imageTokenizer, imageRenderer });
   if (m.kind !== kind) {
     await m.dispose();
     throw new UsageError(`${dir} is ${KIND_TEXT[m.kind]} (${m.info.modelType}); this command needs ${KIND_TEXT[kind]}`);

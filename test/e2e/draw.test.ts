@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { FIXTURES_ROOT } from '../helpers/fixtures.js';
-import { assembleTinySd, haveTinySdSources } from '../helpers/tiny-sd.js';
+import { assembleTinySd, assembleTinyUnclipWithText, haveTinySdSources } from '../helpers/tiny-sd.js';
 
 const root = resolve(__dirname, '../..');
 const bin = join(root, 'bin/tsvlm.js');
@@ -57,4 +57,17 @@ describe.skipIf(!haveTinySdSources || !existsSync(join(root, 'dist/cli/main.js')
     r = tsvlm(['draw', '--model', join(FIXTURES_ROOT, 'sd-v1-tiny'), 'x']);
     expect([r.code, r.err]).toEqual([1, expect.stringMatching(/has no text_encoder\/ and tokenizer\/: pass promptEmbeds/)]);
   });
+
+  it('SEED-LLaMA: --diffusion renders drawn images through unCLIP (codes → SEED embedding → pixels)', async () => {
+    const seedTok = join(FIXTURES_ROOT, 'seed-tokenizer-tiny');
+    if (!existsSync(join(seedTok, 'config.json'))) return;
+    const dir = mkdtempSync(join(tmpdir(), 'tsvlm-draw-seed-'));
+    const r = tsvlm(['draw', '--model', join(root, 'test/data/seed-llama-scripted'), '--image-tokenizer', seedTok,
+      '--diffusion', assembleTinyUnclipWithText(), '--out-dir', dir, '--seed', '3', '-q', 'a red bus']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('[image 1: ');
+    const meta = await sharp(join(dir, 'image-1.png')).metadata();
+    expect([meta.width, meta.height]).toEqual([128, 128]);
+  });
 });
+
