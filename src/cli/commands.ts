@@ -75,6 +75,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     about: 'Draws an image with a model that writes images as tokens (SEED-LLaMA): its reply starts\nwith an image, written to --out-dir as PNG (codes only when no renderer is loaded).',
     options: [...COMMON, 'prompt', 'file', 'system', 'image-tokenizer', 'diffusion', 'out-dir', ...SAMPLING_FLAGS],
     positional: 'PROMPT',
+    notes: 'With a diffusers Stable Diffusion folder as --model (model_index.json): text-to-image, see\n"tsvlm draw --model SD_DIR --help".',
   },
   tokenize: {
     synopsis: '--model DIR --image FILE... [--json]',
