@@ -19,6 +19,8 @@ export interface Progress {
   stage: string;
   done: number;
   total: number;
+  /** What done/total count: bytes (downloads, weights), tokens (prefill); steps when absent. */
+  unit?: 'bytes' | 'tokens';
   message?: string;
 }
 
@@ -38,7 +40,25 @@ export interface LoadOptions {
   onProgress?: (p: Progress) => void;
   /** Name under which the model is reported (defaults to the folder name). */
   name?: string;
+  /**
+   * How weights are held at run time: 'fp32' (16-bit checkpoints are widened to fp32), 'fp16',
+   * or 'q8' / 'q4' (blockwise int8 / int4 Linear weights through ONNX Runtime's MatMulNBits,
+   * embeddings through GatherBlockQuantized). Converted weights are cached on disk (TSVLM_CACHE or
+   * the platform cache folder), so only the first load converts. Default by size: fp32 up to
+   * 1.5 G parameters, q8 up to 3 G, q4 above (7B/8B checkpoints then fit a 16 GB machine).
+   */
+  dtype?: WeightDType;
+  /** q8/q4 only: MatMulNBits accuracy_level, 4 (default: int8 activations, fast) or 0 (float32 compute). */
+  accuracyLevel?: 0 | 4;
+  /** Folder for converted weights (default: TSVLM_CACHE, else the platform cache dir + /tsvlm). */
+  cacheDir?: string;
+  /** For a Hugging Face repo id: the branch, tag or commit (default "main"). */
+  revision?: string;
+  /** Download a repo id missing from the Hugging Face cache (default true; false or HF_HUB_OFFLINE=1: cache only). */
+  download?: boolean;
 }
+
+export type WeightDType = 'fp32' | 'fp16' | 'q8' | 'q4';
 
 export interface ModelInfo {
   /** The HF model_type of the checkpoint (e.g. 'siglip', 'sail'). */
@@ -78,6 +98,14 @@ export interface GenerationOptions {
   forceImage?: boolean;
   /** Progress of long work inside a request (image rendering steps). */
   onProgress?: (p: Progress) => void;
+  /** Most tiles per image for models that tile images (HoVLE's max_num; default from the checkpoint). */
+  maxTiles?: number;
+  /**
+   * Downsize each image to at most this many pixels (width × height) before the model reads it:
+   * fewer image tokens, or more than the checkpoint's preprocessor allows. Default: the
+   * checkpoint's preprocessor limit. Either way an image never takes the context a reply needs.
+   */
+  maxImagePixels?: number;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';
@@ -130,7 +158,11 @@ export interface ChatModel {
   readonly drawsImages?: boolean;
   chat(messages: ChatMessage[], opts?: GenerationOptions): ChatStream;
   /** Number of prompt tokens a request would use (for limits and usage), without running the model. */
-  countPromptTokens?(messages: ChatMessage[]): Promise<number>;
+  countPromptTokens?(messages: ChatMessage[], opts?: GenerationOptions): Promise<number>;
+  /** Continues raw text (no chat template), for text decoders (/v1/completions). */
+  complete?(prompt: string, opts?: GenerationOptions): ChatStream;
+  /** Number of tokens `complete(prompt)` reads. */
+  countCompletionTokens?(prompt: string): number;
   dispose(): Promise<void>;
 }
 
@@ -151,6 +183,8 @@ export interface EmbeddingModel {
   embedTexts(texts: string[]): Promise<Float32Array[]>;
   /** Zero-shot classification: labels with sigmoid probabilities, highest first. */
   classify(image: ImageInput, labels: string[]): Promise<LabelScore[]>;
+  /** Tokens these inputs amount to (for usage): each text's tokens, without padding, plus each image's patch tokens. */
+  countTokens?(texts: string[], images: number): number;
   dispose(): Promise<void>;
 }
 

@@ -1,13 +1,15 @@
 // tsvlm command line: embed, classify, generate, chat, draw, tokenize, serve. No model-specific branches: models
 // are reached through the library API only.
 import { existsSync, readFileSync } from 'node:fs';
-import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, Model, Progress } from '../api.js';
+import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, LoadOptions, Model, Progress } from '../api.js';
 import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, SeedImageRenderer, supportedModelsText } from '../index.js';
 import { UsageError, parseCommandArgs, commandHelp } from './args.js';
 import { COMMANDS, OPTION_DOCS, generationOptions, checkImages, checkDevice, readLabels, readPrompt } from './commands.js';
 import { resolveDevice } from '../graph/session.js';
 import { runRepl } from './repl.js';
 import { ReplyPrinter, replyEvents } from './reply.js';
+import { cmdList, cmdPull } from './hub-commands.js';
+import { progressPrinter } from './progress.js';
 
 export { UsageError, generationOptions };
 
@@ -23,16 +25,25 @@ Usage:
   tsvlm generate --model DIR [--prompt TEXT | -f FILE | --input-ids 1,2,3] [--chat]
   tsvlm tokenize --model DIR --image FILE... [--json]      image → codes (SEED): one line of codes per image
   tsvlm serve [--model DIR | --model NAME=DIR]... [--host 127.0.0.1] [--port 8080] [--api-key KEY]
+  tsvlm batch tokenize|embed --model DIR --input DIR|LIST|TARS --out DIR   datasets → Parquet (batch --help)
+  tsvlm pull ORG/NAME [--revision REV]                     download into the Hugging Face cache
+  tsvlm list                                              built-in and cached models, with sizes
 
 Common options:
-  --model DIR           checkpoint folder (config.json, *.safetensors, tokenizer files);
-                        default: the built-in models (models/)
+  --model DIR|ID        checkpoint folder (config.json, *.safetensors, tokenizer files), a built-in
+                        name, or a Hugging Face repo id (ORG/NAME: from the standard Hugging Face
+                        cache, downloaded there when missing; --revision REV); default: built-in
   --device cpu|webgpu|auto  execution device (default cpu; auto: WebGPU when it has an adapter)
+  --dtype fp32|fp16|q8|q4   weights at run time: q8/q4 quantize Linear weights (int8/int4
+                        blocks of 32) at the first load and cache them (TSVLM_CACHE); default
+                        by size: fp32 up to 1.5 G parameters, q8 up to 3 G, q4 above
+  --accuracy-level 4|0  q8/q4 compute: 4 = int8 activations (fast, default), 0 = float32
   --json                machine-readable output
   --max-new-tokens N    --temperature T  --top-p P  --top-k K  --min-p P  --seed S
   --repetition-penalty R   --stop STRING (repeatable)
   --system TEXT         system prompt (chat, generate --chat)
   -f, --file FILE       read the prompt from FILE ("-" = standard input)
+  --max-tiles N         most tiles per image for tiling models (HoVLE's max_num)
   -q, --quiet           no progress on stderr
   --image-tokenizer DIR SEED-LLaMA: the SEED image tokenizer folder (reads images; its tokenizer
                         files carry the image tokens)
@@ -56,10 +67,14 @@ const options = {
   file: { type: 'string', short: 'f' },
   system: { type: 'string' },
   version: { type: 'boolean' },
+  'max-image-pixels': { type: 'string' },
+  revision: { type: 'string' },
   'input-ids': { type: 'string' },
   chat: { type: 'boolean' },
   json: { type: 'boolean' },
   device: { type: 'string' },
+  dtype: { type: 'string' },
+  'accuracy-level': { type: 'string' },
   'max-new-tokens': { type: 'string' },
   temperature: { type: 'string' },
   'top-p': { type: 'string' },
@@ -68,6 +83,7 @@ const options = {
   seed: { type: 'string' },
   'repetition-penalty': { type: 'string' },
   stop: { type: 'string', multiple: true },
+  'max-tiles': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
   host: { type: 'string' },
@@ -83,8 +99,21 @@ const options = {
 type Values = { [K in keyof typeof options]?: (typeof options)[K] extends { type: 'boolean' } ? boolean : (typeof options)[K] extends { multiple: true } ? string[] : string };
 
 function progress(quiet: boolean | undefined) {
-  if (quiet || !process.stderr.isTTY && process.env.TSVLM_PROGRESS !== '1') return undefined;
-  return (p: Progress) => process.stderr.write(`[tsvlm] ${p.stage} ${p.done}/${p.total}${p.message ? ` ${p.message}` : ''}\n`);
+  return quiet ? undefined : progressPrinter();
+}
+
+/** --dtype and --accuracy-level as LoadOptions (validated here so the message names the flag). */
+function weightFlags(v: Values): Pick<LoadOptions, 'dtype' | 'accuracyLevel'> {
+  const out: Pick<LoadOptions, 'dtype' | 'accuracyLevel'> = {};
+  if (v.dtype !== undefined) {
+    if (!['fp32', 'fp16', 'q8', 'q4'].includes(v.dtype)) throw new UsageError(`--dtype must be fp32, fp16, q8 or q4 (got ${JSON.stringify(v.dtype)})`);
+    out.dtype = v.dtype as LoadOptions['dtype'];
+  }
+  if (v['accuracy-level'] !== undefined) {
+    if (v['accuracy-level'] !== '0' && v['accuracy-level'] !== '4') throw new UsageError(`--accuracy-level must be 4 or 0 (got ${JSON.stringify(v['accuracy-level'])})`);
+    out.accuracyLevel = Number(v['accuracy-level']) as 0 | 4;
+  }
+  return out;
 }
 
 async function load(v: Values, kind: Model['kind']): Promise<Model> {
@@ -97,7 +126,7 @@ async function load(v: Values, kind: Model['kind']): Promise<Model> {
   if (v.diffusion !== undefined && !existsSync(v.diffusion)) throw new UsageError(`--diffusion ${v.diffusion} does not exist`);
   // Drawn images become pixels through a Stable Diffusion folder (SEED's de-tokenizer).
   const imageRenderer = v.diffusion ? await SeedImageRenderer.load(v.diffusion, { device, onProgress: progress(v.quiet) }) : undefined;
-  const m = await loadModel(dir, { device, onProgress: progress(v.quiet), imageTokenizer, imageRenderer });
+  const m = await loadModel(dir, { device, ...weightFlags(v), onProgress: progress(v.quiet), imageTokenizer, imageRenderer, ...(v.revision ? { revision: v.revision } : {}) });
   if (m.kind !== kind) {
     await m.dispose();
     throw new UsageError(`${dir} is ${KIND_TEXT[m.kind]} (${m.info.modelType}); this command needs ${KIND_TEXT[kind]}`);
@@ -178,8 +207,7 @@ async function cmdGenerate(v: Values, positionals: string[]): Promise<void> {
   } else if (v.chat || !(m instanceof DecoderChatModel)) {
     await streamReply(m, withSystem(v, [{ role: 'user', content: prompt! }]), v);
   } else {
-    const promptIds = m.tokenizer.encode(prompt!, { addSpecialTokens: true });
-    await streamReply(m, [], v, (o) => m.generateIds(promptIds, o));
+    await streamReply(m, [], v, (o) => m.complete(prompt!, o));
   }
   await m.dispose();
 }
@@ -257,6 +285,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (cmd === 'serve') return await cmdServe(rest);
     if (cmd === 'reconstruct') return await (await import('./reconstruct.js')).runReconstruct(rest);
+    if (cmd === 'batch') return await (await import('../batch/cli.js')).runBatchCli(rest);
     // A diffusers folder (model_index.json) draws with Stable Diffusion (cli/draw.ts).
     if (cmd === 'draw') {
       const sd = await import('./draw.js');
@@ -274,7 +303,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'chat': return await cmdChat(values, positionals);
       case 'draw': await cmdDraw(values, positionals); break;
       case 'tokenize': await cmdTokenize(values); break;
-      default: throw new UsageError(`unknown command ${JSON.stringify(cmd)} (embed, classify, generate, chat, draw, tokenize, serve)`);
+      case 'pull': await cmdPull(values, positionals); break;
+      case 'list': await cmdList(values); break;
+      default: throw new UsageError(`unknown command ${JSON.stringify(cmd)} (embed, classify, generate, chat, draw, tokenize, batch, serve, pull, list)`);
     }
     return 0;
   } catch (e) {

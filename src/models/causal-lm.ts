@@ -113,6 +113,14 @@ export class DecoderChatModel implements ChatModel {
     return this.generateIds(this.promptIds(messages), o);
   }
 
+  complete(prompt: string, o: GenerationOptions = {}): ChatStream {
+    return this.generateIds(this.tokenizer.encode(prompt, { addSpecialTokens: true }), o);
+  }
+
+  countCompletionTokens(prompt: string): number {
+    return this.tokenizer.encode(prompt, { addSpecialTokens: true }).length;
+  }
+
   /** Generation from explicit prompt ids (CLI --input-ids). */
   generateIds(prompt: number[], o: GenerationOptions = {}): ChatStream {
     if (!prompt.length) throw new InputError('empty prompt');

@@ -6,6 +6,7 @@ import type { LoadOptions } from '../api.js';
 import type { CheckpointProbe, ModelEntry } from './entry.js';
 import { siglipEntry } from './siglip.js';
 import { sailEntry } from './sail.js';
+import { hovleEntry } from './hovle/index.js';
 import { decoderEntries } from './causal-lm.js';
 import { seedV1Entry, seedV2Entry } from './seed/seed-tokenizer.js';
 import { seedLlamaEntry } from './seed-llama/seed-llama.js';
@@ -16,6 +17,7 @@ export { probeCheckpoint } from './entry.js';
 /** Order matters: the first match wins (SAIL is a Mistral config with vision fields). */
 export const MODEL_REGISTRY: readonly ModelEntry[] = [
   sailEntry,
+  hovleEntry,
   siglipEntry,
   seedLlamaEntry, // a llama config: before the plain decoders
   ...decoderEntries,

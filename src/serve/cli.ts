@@ -1,6 +1,8 @@
 // `tsvlm serve`: parse flags, load the models (through the injected `load`, so this module does not
 // import the engine), listen (loopback unless told), and shut down cleanly on SIGINT/SIGTERM.
+import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
+import { isRepoId } from '../hub/cache.js';
 import type { LoadOptions, Model } from '../api.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { createServer, type ListenInfo, type TsvlmServer } from './server.js';
@@ -12,7 +14,8 @@ Serves models over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/embe
 /v1/models, /v1/classify) with a web chat page at /.
 
 Options:
-  --model DIR | NAME=DIR   model folder (config.json + safetensors); repeatable. NAME defaults to the folder name
+  --model DIR | NAME=DIR   model folder (config.json + safetensors), built-in name or Hugging Face repo id
+                           (ORG/NAME, from its cache); repeatable. NAME defaults to the folder name
   --host HOST              address to bind (default 127.0.0.1; use 0.0.0.0 to expose on the network)
   --port PORT              port (default 8080; 0 picks a free one)
   --api-key KEY            require "Authorization: Bearer KEY" on /v1 (or set TSVLM_API_KEY)
@@ -20,6 +23,7 @@ Options:
   --cors ORIGIN            allow browser calls from ORIGIN (repeatable; "*" for any)
   --device cpu|webgpu|auto where the models run (default cpu; auto: WebGPU when it has an adapter)
   --json                   log JSON lines ({time, level, msg, ...}) instead of text
+  --dtype fp32|fp16|q8|q4  weights at run time (q8/q4: int8/int4 blocks, converted once and cached; default by size: fp32 ≤ 1.5 G parameters, q8 ≤ 3 G, q4 above)
   --queue-size N           requests waiting per model before 429 (default ${DEFAULT_LIMITS.queueSize})
   --max-tokens-cap N       largest max_tokens a client may ask for (default ${DEFAULT_LIMITS.maxTokensCap})
   --max-images N           images per request (default ${DEFAULT_LIMITS.maxImagesPerRequest})
@@ -43,6 +47,7 @@ export interface ServeArgs {
   imageDir?: string;
   cors?: string[];
   device?: 'cpu' | 'webgpu' | 'auto';
+  dtype?: LoadOptions['dtype'];
   limits: Partial<Limits>;
   help: boolean;
   json?: boolean;
@@ -63,6 +68,11 @@ function parseInteger(flag: string, v: string, min: number, max = Number.MAX_SAF
   return Number(v);
 }
 
+/** A folder (made absolute), or a built-in name / Hugging Face repo id that is not a folder here (kept). */
+function folderOrId(s: string): string {
+  return existsSync(s) || !isRepoId(s) ? resolve(s) : s;
+}
+
 /** NAME=DIR when the part before "=" looks like a name (no path separator); otherwise a folder. */
 function parseModelSpec(spec: string): { name: string; dir: string } {
   const eq = spec.indexOf('=');
@@ -70,9 +80,9 @@ function parseModelSpec(spec: string): { name: string; dir: string } {
     const name = spec.slice(0, eq);
     const dir = spec.slice(eq + 1);
     if (!dir) throw new UsageError(`--model ${spec}: the folder after "=" is missing`);
-    return { name, dir: resolve(dir) };
+    return { name, dir: folderOrId(dir) };
   }
-  const dir = resolve(spec);
+  const dir = folderOrId(spec);
   return { name: basename(dir), dir };
 }
 
@@ -124,6 +134,12 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
         const d = take();
         if (d !== 'cpu' && d !== 'webgpu' && d !== 'auto') throw new UsageError(`--device expects cpu or webgpu, or auto to pick (got "${d}")`);
         args.device = d;
+        break;
+      }
+      case '--dtype': {
+        const d = take();
+        if (d !== 'fp32' && d !== 'fp16' && d !== 'q8' && d !== 'q4') throw new UsageError(`--dtype expects fp32, fp16, q8 or q4 (got "${d}")`);
+        args.dtype = d;
         break;
       }
       default: {
@@ -186,7 +202,7 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
   }
   // 'auto' probes for a WebGPU adapter (the engine is imported only then).
   const device = args.device === 'auto' ? await (await import('../graph/session.js')).resolveDevice('auto') : args.device;
-  const models: Array<{ name: string; model: Model }> = [];
+  const models: Array<{ name: string; model: Model; loadedAt: Date }> = [];
   const disposeAll = async () => {
     for (const { model } of models.splice(0)) await model.dispose().catch(() => {});
   };
@@ -194,8 +210,8 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
     for (const { name, dir } of args.models) {
       log.info(`loading ${name} from ${dir} ...`, { model: name, dir });
       const t0 = Date.now();
-      const model = await load(dir, { name, ...(device ? { device } : {}) });
-      models.push({ name, model });
+      const model = await load(dir, { name, ...(device ? { device } : {}), ...(args.dtype ? { dtype: args.dtype } : {}) });
+      models.push({ name, model, loadedAt: new Date() });
       const s = (Date.now() - t0) / 1000;
       log.info(`loaded ${name} (${model.kind}, ${model.info.modelType}) in ${s.toFixed(1)} s`, { model: name, kind: model.kind, model_type: model.info.modelType, seconds: s });
     }

@@ -15,9 +15,12 @@ import { handleImageDetokenize, handleImageTokenize } from './tokenize.js';
 import { ApiError, toApiError } from './errors.js';
 import { type Limits, resolveLimits } from './limits.js';
 import { PAGE_HEADERS, loadPage } from './page.js';
+import { refuseOtherMethods } from './methods.js';
+import { handleCompletions } from './completions.js';
 
 export interface ServerOptions {
-  models: Array<{ name: string; model: Model }>;
+  /** `loadedAt` (default: now) is reported as `created` by /v1/models. */
+  models: Array<{ name: string; model: Model; loadedAt?: Date }>;
   /** When set, /v1/* requires `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
   maxBodyBytes?: number;
@@ -132,11 +135,11 @@ export function createServer(opts: ServerOptions): TsvlmServer {
   });
 
   const modelCard = (name: string) => {
-    const { model, queue } = ctx.lookup(name);
+    const { model, queue, created } = ctx.lookup(name);
     return {
       id: name,
       object: 'model' as const,
-      created: 0,
+      created,
       owned_by: 'tsvlm',
       // Extensions: what the page needs to pick a view and set limits.
       kind: model.kind,
@@ -157,6 +160,7 @@ export function createServer(opts: ServerOptions): TsvlmServer {
   app.post('/v1/classify', (c) => handleClassify(c.req.raw, ctx));
   app.post('/v1/images/tokenize', (c) => handleImageTokenize(c.req.raw, ctx));
   app.post('/v1/images/detokenize', (c) => handleImageDetokenize(c.req.raw, ctx));
+  app.post('/v1/completions', (c) => handleCompletions(c.req.raw, ctx));
 
   app.get('/health', (c) =>
     c.json(
@@ -176,6 +180,8 @@ export function createServer(opts: ServerOptions): TsvlmServer {
       ctx.closing ? 503 : 200,
     ),
   );
+
+  refuseOtherMethods(app, { '/v1/models': ['GET'], '/v1/chat/completions': ['POST'], '/v1/embeddings': ['POST'], '/v1/classify': ['POST'], '/v1/completions': ['POST'], '/health': ['GET'] });
 
   app.get('*', (c, next) => {
     const asset = page.get(c.req.path);
