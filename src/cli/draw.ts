@@ -1,8 +1,9 @@
 // tsvlm draw: text-to-image from a Stable Diffusion 1.x / 2.x diffusers folder.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodedImage, openPipelineFolder, SCHEDULER_NAMES, StableDiffusionPipeline, type Device } from '../index.js';
+import { decodedImage, openPipelineFolder, resolveModelRef, SCHEDULER_NAMES, StableDiffusionPipeline, type Device } from '../index.js';
 import { encodePng } from './drawn-images.js';
+import { cachedSnapshot, isRepoId } from '../hub/cache.js';
 import { DiffusionUsageError, intFlag, numberFlag, progressPrinter, randomSeed, runCommand } from './diffusion-cli.js';
 
 export const DRAW_USAGE = `tsvlm draw --model SD_DIR "prompt" [options]
@@ -45,7 +46,10 @@ export function isDiffusersDraw(argv: string[]): boolean {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const dir = a === '--model' ? argv[i + 1] : a.startsWith('--model=') ? a.slice('--model='.length) : undefined;
-    if (dir !== undefined) return existsSync(join(dir, 'model_index.json'));
+    if (dir === undefined) continue;
+    // A folder, or a Hugging Face repo id already in the cache.
+    const folder = existsSync(dir) ? dir : isRepoId(dir) ? cachedSnapshot(dir) : undefined;
+    return folder !== undefined && existsSync(join(folder, 'model_index.json'));
   }
   return false;
 }
@@ -63,7 +67,8 @@ export async function runDraw(argv: string[]): Promise<number> {
     const prompt = positionals.join(' ').trim();
     if (!v.model) throw new DiffusionUsageError('draw needs --model SD_DIR (a diffusers Stable Diffusion folder)');
     if (!prompt) throw new DiffusionUsageError('draw needs a prompt: tsvlm draw --model SD_DIR "a lighthouse at dusk"');
-    const folder = openPipelineFolder(v.model);
+    const dir = await resolveModelRef(v.model, { onProgress: progressPrinter(v.quiet) });
+    const folder = openPipelineFolder(dir);
     if (/UnCLIP/i.test(folder.className)) {
       throw new DiffusionUsageError(`${v.model} is a ${folder.className} folder: it draws from image embeddings, not prompts`);
     }
@@ -76,7 +81,7 @@ export async function runDraw(argv: string[]): Promise<number> {
     const size = parseSize(v.size);
     const onProgress = progressPrinter(v.quiet);
     const t0 = performance.now();
-    const pipe = await StableDiffusionPipeline.load(v.model, { device, variant: v.variant, onProgress });
+    const pipe = await StableDiffusionPipeline.load(dir, { device, variant: v.variant, onProgress });
     try {
       const img = await pipe.generate({
         prompt: Array(batch).fill(prompt),

@@ -2,7 +2,7 @@
 // are reached through the library API only.
 import { existsSync, readFileSync } from 'node:fs';
 import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, LoadOptions, Model, Progress } from '../api.js';
-import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, SeedImageRenderer, supportedModelsText } from '../index.js';
+import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, resolveModelRef, SeedImageRenderer, supportedModelsText } from '../index.js';
 import { UsageError, parseCommandArgs, commandHelp } from './args.js';
 import { COMMANDS, OPTION_DOCS, generationOptions, checkImages, checkDevice, readLabels, readPrompt } from './commands.js';
 import { resolveDevice } from '../graph/session.js';
@@ -123,9 +123,10 @@ async function load(v: Values, kind: Model['kind']): Promise<Model> {
   const device = await resolveDevice(checkDevice(v.device));
   const imageTokenizer = v['image-tokenizer'];
   if (imageTokenizer !== undefined && !existsSync(imageTokenizer)) throw new UsageError(`--image-tokenizer ${imageTokenizer} does not exist`);
-  if (v.diffusion !== undefined && !existsSync(v.diffusion)) throw new UsageError(`--diffusion ${v.diffusion} does not exist`);
-  // Drawn images become pixels through a Stable Diffusion folder (SEED's de-tokenizer).
-  const imageRenderer = v.diffusion ? await SeedImageRenderer.load(v.diffusion, { device, onProgress: progress(v.quiet) }) : undefined;
+  // Drawn images become pixels through a Stable Diffusion folder or repo id (SEED's de-tokenizer).
+  const diffusion = v.diffusion === undefined ? undefined : await resolveModelRef(v.diffusion, { onProgress: progress(v.quiet) });
+  if (diffusion !== undefined && !existsSync(diffusion)) throw new UsageError(`--diffusion ${v.diffusion} does not exist`);
+  const imageRenderer = diffusion ? await SeedImageRenderer.load(diffusion, { device, onProgress: progress(v.quiet) }) : undefined;
   const m = await loadModel(dir, { device, ...weightFlags(v), onProgress: progress(v.quiet), imageTokenizer, imageRenderer, ...(v.revision ? { revision: v.revision } : {}) });
   if (m.kind !== kind) {
     await m.dispose();

@@ -3,7 +3,7 @@
 // (unCLIP 2.1 for SEED v2, SD 1.4 + PLMS for SEED v1). Prints the codes.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { SafetensorsFile, toFloat32 } from '../io/safetensors.js';
-import { loadModel, SeedImageRenderer } from '../index.js';
+import { loadModel, resolveModelRef, SeedImageRenderer } from '../index.js';
 import { DiffusionUsageError, intFlag, numberFlag, progressPrinter, randomSeed, runCommand } from './diffusion-cli.js';
 import { encodePng } from './drawn-images.js';
 
@@ -75,7 +75,7 @@ export async function runReconstruct(argv: string[]): Promise<number> {
       const [codes] = await m.encode([new Uint8Array(readFileSync(v.image))]);
       if (!v.json) process.stdout.write(`${codes!.join(' ')}\n`);
       const [embedding] = await m.decode([codes!]);
-      renderer = await SeedImageRenderer.load(v.diffusion, { variant: v.variant, steps, guidanceScale, latents, emptyPromptEmbeds, onProgress });
+      renderer = await SeedImageRenderer.load(await resolveModelRef(v.diffusion, { onProgress }), { variant: v.variant, steps, guidanceScale, latents, emptyPromptEmbeds, onProgress });
       if ((renderer.kind === 'unclip') !== (m.embeddingShape.length === 1)) {
         const want = renderer.kind === 'unclip' ? 'a [1024]-style unCLIP image embedding (SEED v2)' : 'a [77, 768] embedding (SEED v1)';
         throw new DiffusionUsageError(`${v.diffusion} renders ${want}, but ${v.model} decodes to [${m.embeddingShape}]`);

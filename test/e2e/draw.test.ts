@@ -2,7 +2,7 @@
 // test/helpers/tiny-sd.ts). Needs `npm run build` (runs dist/).
 import { describe, it, expect, beforeAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
@@ -13,8 +13,8 @@ const root = resolve(__dirname, '../..');
 const bin = join(root, 'bin/tsvlm.js');
 const out = mkdtempSync(join(tmpdir(), 'tsvlm-draw-'));
 
-function tsvlm(args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, TSVLM_PROGRESS: '1' } });
+function tsvlm(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, TSVLM_PROGRESS: '1', ...env } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -68,6 +68,20 @@ describe.skipIf(!haveTinySdSources || !existsSync(join(root, 'dist/cli/main.js')
     expect(r.out).toContain('[image 1: ');
     const meta = await sharp(join(dir, 'image-1.png')).metadata();
     expect([meta.width, meta.height]).toEqual([128, 128]);
+  });
+
+  it('a Hugging Face repo id in the local cache works like its folder', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'tsvlm-hub-'));
+    const commit = 'a'.repeat(40);
+    const repo = join(cache, 'models--tiny--sd');
+    mkdirSync(join(repo, 'refs'), { recursive: true });
+    writeFileSync(join(repo, 'refs', 'main'), commit);
+    mkdirSync(join(repo, 'snapshots'));
+    symlinkSync(sd, join(repo, 'snapshots', commit));
+    const f = join(out, 'hub.png');
+    const r = tsvlm(['draw', '--model', 'tiny/sd', 'x', '--steps', '1', '--size', '32', '--seed', '1', '--out', f, '-q'], { HF_HUB_CACHE: cache, HF_HUB_OFFLINE: '1' });
+    expect(r.code, r.err).toBe(0);
+    expect(existsSync(f)).toBe(true);
   });
 });
 
