@@ -3,8 +3,9 @@
 // exit codes (2 usage, 1 failure).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Progress } from '../api.js';
+import { UsageError } from './args.js';
 
-export class DiffusionUsageError extends Error {}
+export class DiffusionUsageError extends UsageError {}
 
 export function intFlag(v: string | undefined, name: string, min: number): number | undefined {
   if (v === undefined) return undefined;
@@ -59,7 +60,7 @@ export async function runCommand<O extends NonNullable<ParseArgsConfig['options'
     await body(parsed.values, parsed.positionals, ac.signal);
     return 0;
   } catch (e) {
-    const isUsage = e instanceof DiffusionUsageError;
+    const isUsage = e instanceof UsageError;
     process.stderr.write(`tsvlm ${name}: error: ${(e as Error).message}\n`);
     if (isUsage) process.stderr.write(`run "tsvlm ${name} --help" for usage\n`);
     return isUsage ? 2 : 1;

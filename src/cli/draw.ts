@@ -1,7 +1,9 @@
 // tsvlm draw: text-to-image from a Stable Diffusion 1.x / 2.x diffusers folder.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodedImage, openPipelineFolder, resolveModelRef, SCHEDULER_NAMES, StableDiffusionPipeline, type Device } from '../index.js';
+import { decodedImage, openPipelineFolder, resolveModelRef, SCHEDULER_NAMES, StableDiffusionPipeline } from '../index.js';
+import { resolveDevice } from '../graph/session.js';
+import { checkDevice } from './commands.js';
 import { encodePng } from './drawn-images.js';
 import { cachedSnapshot, isRepoId } from '../hub/cache.js';
 import { DiffusionUsageError, intFlag, numberFlag, progressPrinter, randomSeed, runCommand } from './diffusion-cli.js';
@@ -21,7 +23,7 @@ Options:
   --out FILE.png        output file (default out.png; with --batch N: FILE-1.png, …)
   --batch N             images of the same prompt (default 1)
   --variant fp16        prefer the *.fp16.safetensors weights
-  --device cpu|webgpu   --json   -q, --quiet
+  --device cpu|webgpu|auto   --json   -q, --quiet
 `;
 
 const options = {
@@ -72,8 +74,7 @@ export async function runDraw(argv: string[]): Promise<number> {
     if (/UnCLIP/i.test(folder.className)) {
       throw new DiffusionUsageError(`${v.model} is a ${folder.className} folder: it draws from image embeddings, not prompts`);
     }
-    const device = (v.device ?? 'cpu') as Device;
-    if (device !== 'cpu' && device !== 'webgpu') throw new DiffusionUsageError(`--device must be cpu or webgpu (got ${device})`);
+    const device = await resolveDevice(checkDevice(v.device));
     const guidance = numberFlag(v.guidance, 'guidance');
     const batch = intFlag(v.batch, 'batch', 1) ?? 1;
     const steps = intFlag(v.steps, 'steps', 1);

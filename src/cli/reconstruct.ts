@@ -6,6 +6,8 @@ import { SafetensorsFile, toFloat32 } from '../io/safetensors.js';
 import { loadModel, resolveModelRef, SeedImageRenderer } from '../index.js';
 import { DiffusionUsageError, intFlag, numberFlag, progressPrinter, randomSeed, runCommand } from './diffusion-cli.js';
 import { encodePng } from './drawn-images.js';
+import { resolveDevice } from '../graph/session.js';
+import { checkDevice } from './commands.js';
 
 export const RECONSTRUCT_USAGE = `tsvlm reconstruct --model SEED_DIR --diffusion SD_DIR --image FILE [--out FILE.png] [options]
 
@@ -21,7 +23,7 @@ Options:
   --latents FILE[:NAME]        initial latents from a safetensors tensor instead of the seed
   --prompt-embeds FILE[:NAME]  the empty-prompt text embedding [1, 77, D] when SD_DIR has no
                                text_encoder/ (safetensors tensor)
-  --variant fp16  --json  -q, --quiet
+  --variant fp16  --device cpu|webgpu|auto  --json  -q, --quiet
 `;
 
 const options = {
@@ -35,6 +37,7 @@ const options = {
   latents: { type: 'string' },
   'prompt-embeds': { type: 'string' },
   variant: { type: 'string' },
+  device: { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
@@ -67,15 +70,16 @@ export async function runReconstruct(argv: string[]): Promise<number> {
     const seed = intFlag(v.seed, 'seed', 0) ?? randomSeed();
     const steps = intFlag(v.steps, 'steps', 1);
     const onProgress = progressPrinter(v.quiet);
+    const device = await resolveDevice(checkDevice(v.device));
 
-    const m = await loadModel(v.model, { onProgress });
+    const m = await loadModel(v.model, { device, onProgress });
     let renderer: SeedImageRenderer | undefined;
     try {
       if (m.kind !== 'image-tokenizer') throw new DiffusionUsageError(`${v.model} is not an image tokenizer (${m.info.modelType}); reconstruct needs a SEED tokenizer folder`);
       const [codes] = await m.encode([new Uint8Array(readFileSync(v.image))]);
       if (!v.json) process.stdout.write(`${codes!.join(' ')}\n`);
       const [embedding] = await m.decode([codes!]);
-      renderer = await SeedImageRenderer.load(await resolveModelRef(v.diffusion, { onProgress }), { variant: v.variant, steps, guidanceScale, latents, emptyPromptEmbeds, onProgress });
+      renderer = await SeedImageRenderer.load(await resolveModelRef(v.diffusion, { onProgress }), { device, variant: v.variant, steps, guidanceScale, latents, emptyPromptEmbeds, onProgress });
       if ((renderer.kind === 'unclip') !== (m.embeddingShape.length === 1)) {
         const want = renderer.kind === 'unclip' ? 'a [1024]-style unCLIP image embedding (SEED v2)' : 'a [77, 768] embedding (SEED v1)';
         throw new DiffusionUsageError(`${v.diffusion} renders ${want}, but ${v.model} decodes to [${m.embeddingShape}]`);

@@ -3,7 +3,7 @@
 // steps, the "" text embedding in both halves, 768²); v1: [77, 768] embeddings → SD-1.4 in place
 // of text embeddings (PLMS, 50 steps, guidance 7.5, uncond = "" text embedding, 512², uint8 by
 // truncation). Which one comes from model_index.json's pipeline class.
-import { InputError, type DecodedImage, type ImageRenderer, type Progress } from '../../api.js';
+import { InputError, type DecodedImage, type ImageRenderer, type ImageTokenizer, type Progress } from '../../api.js';
 import { StableDiffusionPipeline } from './pipeline_stable_diffusion.js';
 import { StableUnCLIPPipeline, type DiffusionImage, type DiffusionLoadOptions, type Embeds } from './pipeline_stable_unclip.js';
 import { openPipelineFolder } from './pipeline-folder.js';
@@ -78,4 +78,17 @@ export class SeedImageRenderer implements ImageRenderer {
   async dispose(): Promise<void> {
     await this.pipe.release();
   }
+}
+
+/**
+ * SEED's full de-tokenizer: codes → the tokenizer's embeddings → pixels (ImageTokenizer.decode then
+ * the renderer), one image per code list.
+ */
+export async function decodeCodesToImages(
+  tokenizer: ImageTokenizer,
+  renderer: ImageRenderer,
+  codes: number[][],
+  opts: { signal?: AbortSignal; onProgress?: (p: Progress) => void; seed?: number } = {},
+): Promise<DecodedImage[]> {
+  return renderer.render(await tokenizer.decode(codes), opts);
 }
