@@ -4,6 +4,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Progress } from '../api.js';
 import { UsageError } from './args.js';
+import { progressPrinter as sharedPrinter } from './progress.js';
 
 export class DiffusionUsageError extends UsageError {}
 
@@ -21,10 +22,9 @@ export function numberFlag(v: string | undefined, name: string): number | undefi
   return n;
 }
 
-/** Progress lines on stderr unless quiet (or stderr is not a terminal and TSVLM_PROGRESS is not 1). */
+/** The CLI's progress display on stderr (cli/progress.ts) unless quiet. */
 export function progressPrinter(quiet: boolean | undefined): ((p: Progress) => void) | undefined {
-  if (quiet || (!process.stderr.isTTY && process.env.TSVLM_PROGRESS !== '1')) return undefined;
-  return (p) => process.stderr.write(`[tsvlm] ${p.stage} ${p.done}/${p.total}${p.message ? ` ${p.message}` : ''}\n`);
+  return quiet ? undefined : sharedPrinter();
 }
 
 export function randomSeed(): number {

@@ -29,7 +29,7 @@ describe.skipIf(!haveTinySdSources || !existsSync(join(root, 'dist/cli/main.js')
     const r = tsvlm(['draw', '--model', sd, 'a lighthouse at dusk', '--steps', '3', '--seed', '7', '--size', '64x48', '--out', a, '--json']);
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ files: [a], seed: 7, width: 64, height: 48 });
-    expect(r.err).toMatch(/denoise 4\/4 t=1 [\d.]+ s\/step/); // PNDM: 3 steps = 4 UNet calls
+    expect(r.err).toMatch(/denoise t=1 [\d.]+ s\/step 100% 4\/4/); // PNDM: 3 steps = 4 UNet calls
     const meta = await sharp(a).metadata();
     expect([meta.format, meta.width, meta.height, meta.channels]).toEqual(['png', 64, 48, 3]);
     expect(tsvlm(['draw', '--model', sd, 'a lighthouse at dusk', '--steps', '3', '--seed', '7', '--size', '64x48', '--out', b, '-q']).code).toBe(0);

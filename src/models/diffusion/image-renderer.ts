@@ -17,6 +17,8 @@ export interface SeedRendererOptions extends DiffusionLoadOptions {
   width?: number;
   /** Initial latents [1, 4, h, w] for every image (SEED v2 draws one tensor at start-up and reuses it). */
   latents?: Float32Array;
+  /** unCLIP noise level of the image embedding (SEED: 0). */
+  noiseLevel?: number;
   /** The empty-prompt / unconditional text embedding [1, 77, D] when the folder has no text encoder. */
   emptyPromptEmbeds?: Embeds;
 }
@@ -53,7 +55,7 @@ export class SeedImageRenderer implements ImageRenderer {
       latents: o.latents, seed: opts.seed, signal: opts.signal, onProgress: opts.onProgress,
     };
     if (this.pipe instanceof StableUnCLIPPipeline) {
-      return this.pipe.generate(embedding, { ...common, promptEmbeds: o.emptyPromptEmbeds });
+      return this.pipe.generate(embedding, { ...common, noiseLevel: o.noiseLevel, promptEmbeds: o.emptyPromptEmbeds });
     }
     const D = this.pipe.unet.config.crossAttentionDim;
     if (embedding.length % D !== 0) throw new InputError(`SEED v1 embedding has ${embedding.length} values, not a multiple of ${D} (cross_attention_dim)`);
