@@ -8,6 +8,20 @@ import { progressPrinter as sharedPrinter } from './progress.js';
 
 export class DiffusionUsageError extends UsageError {}
 
+/** Flags both commands take. */
+export const DIFFUSION_OPTIONS = {
+  model: { type: 'string' },
+  steps: { type: 'string' },
+  guidance: { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  variant: { type: 'string' },
+  device: { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export function intFlag(v: string | undefined, name: string, min: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);

@@ -6,7 +6,7 @@ import { resolveDevice } from '../graph/session.js';
 import { checkDevice } from './commands.js';
 import { encodePng } from './drawn-images.js';
 import { cachedSnapshot, isRepoId } from '../hub/cache.js';
-import { DiffusionUsageError, intFlag, numberFlag, progressPrinter, randomSeed, runCommand } from './diffusion-cli.js';
+import { DIFFUSION_OPTIONS, DiffusionUsageError, intFlag, numberFlag, progressPrinter, randomSeed, runCommand } from './diffusion-cli.js';
 
 export const DRAW_USAGE = `tsvlm draw --model SD_DIR "prompt" [options]
 
@@ -27,20 +27,11 @@ Options:
 `;
 
 const options = {
-  model: { type: 'string' },
+  ...DIFFUSION_OPTIONS,
   negative: { type: 'string' },
-  steps: { type: 'string' },
-  guidance: { type: 'string' },
   scheduler: { type: 'string' },
-  seed: { type: 'string' },
   size: { type: 'string' },
-  out: { type: 'string' },
   batch: { type: 'string' },
-  variant: { type: 'string' },
-  device: { type: 'string' },
-  json: { type: 'boolean' },
-  quiet: { type: 'boolean', short: 'q' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** True when the command's --model is a diffusers pipeline folder (model_index.json). */

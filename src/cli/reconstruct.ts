@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { SafetensorsFile, toFloat32 } from '../io/safetensors.js';
 import { loadModel, resolveModelRef, SeedImageRenderer } from '../index.js';
-import { DiffusionUsageError, intFlag, numberFlag, progressPrinter, randomSeed, runCommand } from './diffusion-cli.js';
+import { DIFFUSION_OPTIONS, DiffusionUsageError, intFlag, numberFlag, progressPrinter, randomSeed, runCommand } from './diffusion-cli.js';
 import { encodePng } from './drawn-images.js';
 import { resolveDevice } from '../graph/session.js';
 import { checkDevice } from './commands.js';
@@ -27,20 +27,11 @@ Options:
 `;
 
 const options = {
-  model: { type: 'string' },
+  ...DIFFUSION_OPTIONS,
   diffusion: { type: 'string' },
   image: { type: 'string' },
-  out: { type: 'string' },
-  seed: { type: 'string' },
-  steps: { type: 'string' },
-  guidance: { type: 'string' },
   latents: { type: 'string' },
   'prompt-embeds': { type: 'string' },
-  variant: { type: 'string' },
-  device: { type: 'string' },
-  json: { type: 'boolean' },
-  quiet: { type: 'boolean', short: 'q' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** A float tensor from FILE.safetensors[:NAME] (NAME may be omitted when the file holds one tensor). */
