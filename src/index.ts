@@ -24,6 +24,7 @@ export { StableDiffusionPipeline } from './models/diffusion/pipeline_stable_diff
 export { StableUnCLIPPipeline, type DiffusionImage } from './models/diffusion/pipeline_stable_unclip.js';
 export { openPipelineFolder } from './models/diffusion/pipeline-folder.js';
 export { SCHEDULER_NAMES } from './models/diffusion/schedulers/index.js';
+export { SeedImageRenderer, decodeCodesToImages, decodedImage, type SeedRendererOptions } from './models/diffusion/image-renderer.js';
 
 /** The checkpoint types loadModel recognises (ids of the registry's entries). */
 export const SUPPORTED_MODEL_TYPES = supportedModelIds();

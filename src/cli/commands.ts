@@ -45,6 +45,7 @@ export const OPTION_DOCS: Record<string, OptionDoc> = {
   'max-tiles': { arg: 'N', help: "most tiles per image for models that tile images (HoVLE's max_num)", default: "the checkpoint's max_dynamic_patch" },
   'image-tokenizer': { arg: 'DIR', help: 'SEED-LLaMA: the SEED image tokenizer folder (reads images; its tokenizer files carry the image tokens)' },
   'out-dir': { arg: 'DIR', help: 'where drawn images are written as PNG', default: 'the current folder' },
+  diffusion: { arg: 'SD_DIR', help: 'SEED-LLaMA: the diffusers folder that renders drawn images (stable-diffusion-2-1-unclip)', default: 'codes only' },
   'max-image-pixels': { arg: 'N', help: 'downsize each image to at most N pixels (more or fewer image tokens)', default: "the model's preprocessor limit, within the context" },
 };
 
@@ -63,7 +64,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   chat: {
     synopsis: '[--model DIR] [--image FILE]... [QUESTION | -f FILE | -]',
     about: 'Asks a chat model about images and streams the answer. Without a question: a REPL (one\nquestion per line, earlier turns kept; /help lists its commands).',
-    options: [...COMMON, 'image', 'system', 'file', 'max-tiles', 'max-image-pixels', 'image-tokenizer', 'out-dir', ...SAMPLING_FLAGS],
+    options: [...COMMON, 'image', 'system', 'file', 'max-tiles', 'max-image-pixels', 'image-tokenizer', 'diffusion', 'out-dir', ...SAMPLING_FLAGS],
     positional: 'QUESTION',
     notes: `Default model: the built-in ${BUILTIN_MODELS.chat}.`,
   },
@@ -82,14 +83,15 @@ export const COMMANDS: Record<string, CommandSpec> = {
   generate: {
     synopsis: '--model DIR [PROMPT | --prompt TEXT | -f FILE | --input-ids 1,2,3] [--chat]',
     about: 'Continues a prompt with a text decoder (Llama, Mistral, Qwen2, InternLM2), or answers it\nwith --chat.',
-    options: [...COMMON, 'prompt', 'file', 'input-ids', 'chat', 'system', 'image-tokenizer', 'out-dir', ...SAMPLING_FLAGS],
+    options: [...COMMON, 'prompt', 'file', 'input-ids', 'chat', 'system', 'image-tokenizer', 'diffusion', 'out-dir', ...SAMPLING_FLAGS],
     positional: 'PROMPT',
   },
   draw: {
     synopsis: '--model DIR [PROMPT | --prompt TEXT | -f FILE] [--out-dir DIR]',
     about: 'Draws an image with a model that writes images as tokens (SEED-LLaMA): its reply starts\nwith an image, written to --out-dir as PNG (codes only when no renderer is loaded).',
-    options: [...COMMON, 'prompt', 'file', 'system', 'image-tokenizer', 'out-dir', ...SAMPLING_FLAGS],
+    options: [...COMMON, 'prompt', 'file', 'system', 'image-tokenizer', 'diffusion', 'out-dir', ...SAMPLING_FLAGS],
     positional: 'PROMPT',
+    notes: 'With a diffusers Stable Diffusion folder as --model (model_index.json): text-to-image, see\n"tsvlm draw --model SD_DIR --help".',
   },
   tokenize: {
     synopsis: '--model DIR --image FILE... [--json]',

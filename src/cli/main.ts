@@ -2,7 +2,7 @@
 // are reached through the library API only.
 import { existsSync, readFileSync } from 'node:fs';
 import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, LoadOptions, Model, Progress } from '../api.js';
-import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, supportedModelsText } from '../index.js';
+import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, resolveModelRef, SeedImageRenderer, supportedModelsText } from '../index.js';
 import { UsageError, parseCommandArgs, commandHelp } from './args.js';
 import { COMMANDS, OPTION_DOCS, generationOptions, checkImages, checkDevice, readLabels, readPrompt } from './commands.js';
 import { resolveDevice } from '../graph/session.js';
@@ -21,6 +21,7 @@ Usage:
   tsvlm embed [--model DIR] [--image FILE]... [--text TEXT]...
   tsvlm draw --model DIR "a red bus on a bridge"           draw an image (models that draw: SEED-LLaMA)
   tsvlm draw --model SD_DIR "prompt" [--steps N --seed N --size WxH --out F]   Stable Diffusion folders
+  tsvlm reconstruct --model SEED_DIR --diffusion SD_DIR --image FILE --out F.png  image → codes → image
   tsvlm generate --model DIR [--prompt TEXT | -f FILE | --input-ids 1,2,3] [--chat]
   tsvlm tokenize --model DIR --image FILE... [--json]      image → codes (SEED): one line of codes per image
   tsvlm serve [--model DIR | --model NAME=DIR]... [--host 127.0.0.1] [--port 8080] [--api-key KEY]
@@ -92,6 +93,7 @@ const options = {
   cors: { type: 'string' },
   'image-tokenizer': { type: 'string' },
   'out-dir': { type: 'string' },
+  diffusion: { type: 'string' },
 } as const;
 
 type Values = { [K in keyof typeof options]?: (typeof options)[K] extends { type: 'boolean' } ? boolean : (typeof options)[K] extends { multiple: true } ? string[] : string };
@@ -127,7 +129,11 @@ async function load(v: Values, kind: Model['kind']): Promise<Model> {
   const device = await resolveDevice(checkDevice(v.device));
   const imageTokenizer = v['image-tokenizer'];
   if (imageTokenizer !== undefined && !existsSync(imageTokenizer)) throw new UsageError(`--image-tokenizer ${imageTokenizer} does not exist`);
-  const m = await loadModel(dir, { device, ...weightFlags(v), onProgress: progress(v.quiet), imageTokenizer, ...(v.revision ? { revision: v.revision } : {}) });
+  // Drawn images become pixels through a Stable Diffusion folder or repo id (SEED's de-tokenizer).
+  const diffusion = v.diffusion === undefined ? undefined : await resolveModelRef(v.diffusion, { onProgress: progress(v.quiet) });
+  if (diffusion !== undefined && !existsSync(diffusion)) throw new UsageError(`--diffusion ${v.diffusion} does not exist`);
+  const imageRenderer = diffusion ? await SeedImageRenderer.load(diffusion, { device, onProgress: progress(v.quiet) }) : undefined;
+  const m = await loadModel(dir, { device, ...weightFlags(v), onProgress: progress(v.quiet), imageTokenizer, imageRenderer, ...(v.revision ? { revision: v.revision } : {}) });
   if (m.kind !== kind) {
     await m.dispose();
     throw new UsageError(`${dir} is ${KIND_TEXT[m.kind]} (${m.info.modelType}); this command needs ${KIND_TEXT[kind]}`);
@@ -285,6 +291,7 @@ export async function main(argv: string[]): Promise<number> {
   const spec = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
   try {
     if (cmd === 'serve') return await cmdServe(rest);
+    if (cmd === 'reconstruct') return await (await import('./reconstruct.js')).runReconstruct(rest);
     if (cmd === 'batch') return await (await import('../batch/cli.js')).runBatchCli(rest);
     // A diffusers folder (model_index.json) draws with Stable Diffusion (cli/draw.ts).
     if (cmd === 'draw') {

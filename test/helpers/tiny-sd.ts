@@ -32,3 +32,15 @@ export function assembleTinySd(): string {
   cpSync(join(CLIP, 'tokenizer'), join(dir, 'tokenizer'), { recursive: true });
   return dir;
 }
+
+/** unclip-tiny with clip-text-sd2-tiny's text encoder and tokenizer added (the real unCLIP repo layout). */
+export function assembleTinyUnclipWithText(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tsvlm-tiny-unclip-'));
+  const index = JSON.parse(readFileSync(join(UNCLIP, 'model_index.json'), 'utf8'));
+  index.text_encoder = ['transformers', 'CLIPTextModel'];
+  index.tokenizer = ['transformers', 'CLIPTokenizer'];
+  writeFileSync(join(dir, 'model_index.json'), JSON.stringify(index, null, 2));
+  for (const c of ['unet', 'vae', 'scheduler', 'image_normalizer', 'image_noising_scheduler']) symlinkSync(join(UNCLIP, c), join(dir, c));
+  for (const c of ['text_encoder', 'tokenizer']) symlinkSync(join(CLIP, c), join(dir, c));
+  return dir;
+}

@@ -7,6 +7,7 @@ import { CheckpointError, configNumber, type WeightStore } from '../../io/checkp
 import { activation, flatten2d, layerNorm, linear, reshapeLead } from '../../nn/layers.js';
 import { GraphWeights } from '../../nn/weights.js';
 import { loadTokenizer, type Tokenizer } from '../../tokenizers/index.js';
+import type { Device } from '../../api.js';
 import { openComponentWeights, readPythonJsonFile, type WeightOptions } from './pipeline-folder.js';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -149,13 +150,13 @@ export class ClipTextEncoder {
     readonly maxLength: number,
   ) {}
 
-  static async load(tokenizerDir: string, textEncoderDir: string, opts: WeightOptions & ClipTextGraphOptions = {}): Promise<ClipTextEncoder> {
+  static async load(tokenizerDir: string, textEncoderDir: string, opts: WeightOptions & ClipTextGraphOptions & { device?: Device } = {}): Promise<ClipTextEncoder> {
     const cfgPath = join(textEncoderDir, 'config.json');
     if (!existsSync(cfgPath)) throw new CheckpointError(`${textEncoderDir}: no config.json (expected a CLIPTextModel folder)`);
     const config = parseClipTextConfig(readPythonJsonFile(cfgPath));
     const tokenizer = await loadTokenizer(tokenizerDir);
     const store = openComponentWeights(textEncoderDir, opts);
-    const session = await createSession(buildClipTextGraph(store, config, { clipSkip: opts.clipSkip }));
+    const session = await createSession(buildClipTextGraph(store, config, { clipSkip: opts.clipSkip }), { device: opts.device });
     const maxLength = Math.min(tokenizer.modelMaxLength ?? config.max_position_embeddings, config.max_position_embeddings);
     return new ClipTextEncoder(tokenizer, config, session, maxLength);
   }
@@ -166,5 +167,9 @@ export class ClipTextEncoder {
     const out = await this.session.run({ input_ids: i64Tensor(ids.flat(), [ids.length, this.maxLength]) });
     const t = out.prompt_embeds!;
     return { data: t.data as Float32Array, dims: t.dims as number[] };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
   }
 }

@@ -125,7 +125,7 @@ export class DiffusionCore {
 }
 
 export class StableUnCLIPPipeline extends DiffusionCore {
-  private textEncoder?: Promise<ClipTextEncoder>;
+  private emptyPrompt?: Promise<Embeds>;
 
   private constructor(
     core: { folder: PipelineFolder; unet: UNet2DConditionModel; vae: AutoencoderKL; schedulerConfig: Record<string, any>; defaultSize: number },
@@ -150,8 +150,14 @@ export class StableUnCLIPPipeline extends DiffusionCore {
     if (!hasComponent(f, 'text_encoder') || !hasComponent(f, 'tokenizer')) {
       throw new InputError(`${f.dir} has no text_encoder/ and tokenizer/: pass promptEmbeds (the empty-prompt embedding [1, 77, D])`);
     }
-    this.textEncoder ??= ClipTextEncoder.load(componentDir(f, 'tokenizer'), componentDir(f, 'text_encoder'), { variant: this.opts.variant });
-    return (await this.textEncoder).encode(['']);
+    // One constant for every call (SEED computes it once too).
+    this.emptyPrompt ??= ClipTextEncoder.load(componentDir(f, 'tokenizer'), componentDir(f, 'text_encoder'), { variant: this.opts.variant, device: this.opts.device })
+      .then(async (enc) => {
+        const e = await enc.encode(['']);
+        await enc.release();
+        return e;
+      });
+    return this.emptyPrompt;
   }
 
   /** image_embeds [B, E] → images (SEED ImageTokenizer.decode's pipeline call). */
