@@ -3,6 +3,7 @@
 // generation files. Only headers (and a .pt's data.pkl) are read here.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { WeightSettings } from '../quant/plan.js';
 import { SafetensorsFile, type TensorInfo, readRange, toFloat32, bytesToTyped, type TypedArray } from './safetensors.js';
 import { PytorchFile, detectWeightsFormat } from './pytorch.js';
 
@@ -38,6 +39,8 @@ const LAYOUTS = [
 export class WeightStore {
   readonly tensors = new Map<string, TensorInfo>();
   readonly files: WeightsFile[] = [];
+  /** How graphs built over this store hold the weights (default fp32 as stored; see src/quant/). */
+  weights?: WeightSettings;
 
   /**
    * A Hugging Face folder: model.safetensors(.index.json), else pytorch_model.bin(.index.json)
@@ -64,6 +67,13 @@ export class WeightStore {
   static fromFiles(paths: string[]): WeightStore {
     const store = new WeightStore();
     for (const p of paths) store.add(openWeightsFile(p));
+    return store;
+  }
+
+  /** A sharded checkpoint from its index JSON (shards resolved in `dir`). */
+  static fromIndex(dir: string, index: string): WeightStore {
+    const store = new WeightStore();
+    store.addIndex(dir, index);
     return store;
   }
 
