@@ -9,9 +9,15 @@ export { CheckpointError } from './io/checkpoint.js';
 export { decodeImage, readImageHeader } from './processors/image.js';
 export { SiglipEmbeddingModel } from './models/siglip.js';
 export { SailChatModel } from './models/sail.js';
+export { HovleChatModel } from './models/hovle/index.js';
 export { DecoderChatModel } from './models/causal-lm.js';
+export { SeedLlamaChatModel } from './models/seed-llama/seed-llama.js';
 export { builtinModelDir, BUILTIN_MODELS } from './builtin.js';
 export { MODEL_REGISTRY, supportedModelsText, type ModelEntry, type CheckpointProbe } from './models/registry.js';
+export { StableDiffusionPipeline } from './models/diffusion/pipeline_stable_diffusion.js';
+export { StableUnCLIPPipeline, type DiffusionImage } from './models/diffusion/pipeline_stable_unclip.js';
+export { openPipelineFolder } from './models/diffusion/pipeline-folder.js';
+export { SCHEDULER_NAMES } from './models/diffusion/schedulers/index.js';
 
 /** The checkpoint types loadModel recognises (ids of the registry's entries). */
 export const SUPPORTED_MODEL_TYPES = supportedModelIds();
@@ -22,7 +28,7 @@ export const SUPPORTED_MODEL_TYPES = supportedModelIds();
  */
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
   const probe = probeCheckpoint(dir);
-  const entry = findModelEntry(probe);
+  const entry = findModelEntry(probe, opts);
   if (!entry) {
     const what = probe.config
       ? `model_type ${JSON.stringify(probe.config.model_type)} is not a supported checkpoint`

@@ -5,10 +5,7 @@ import type { GraphWeights } from './weights.js';
 
 /** y = x·Wᵀ + b for a PyTorch Linear (weight [out, in]); x is 2-D [N, in]. */
 export function linear(w: GraphWeights, x: Value, prefix: string, bias = w.has(`${prefix}.bias`)): Value {
-  const W = w.get(`${prefix}.weight`);
-  const inputs = [x, W];
-  if (bias) inputs.push(w.get(`${prefix}.bias`));
-  return x.graph.op('Gemm', inputs, { transB: 1 });
+  return w.linear(x, `${prefix}.weight`, bias ? { bias: `${prefix}.bias` } : {});
 }
 
 /** Linear from explicit values (weight [out, in]). */

@@ -67,7 +67,7 @@ describe.skipIf(!have || !existsSync(join(root, 'dist/cli/main.js')))('tsvlm tok
     expect(none.err).toMatch(/at least one --image/);
     const missing = tsvlm(['tokenize', '--model', v2, '--image', join(work, 'nope.png')]);
     expect(missing.code).toBe(2);
-    expect(missing.err).toMatch(/nope\.png does not exist/);
+    expect(missing.err).toMatch(/nope\.png: no such file/);
     const noModel = tsvlm(['tokenize', '--image', files[0]!]);
     expect(noModel.code).toBe(2);
     expect(noModel.err).toMatch(/needs --model DIR/);
