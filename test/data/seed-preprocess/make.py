@@ -12,23 +12,10 @@ import hashlib, json, os, sys
 
 import torch
 
-# torchvision 0.28 against CPU torch 2.13: its nms meta registrations fail to import (unused).
-_register_fake = torch.library.register_fake
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '../../../tools'))
+from torchvision_shim import tolerate_torchvision_meta_registrations  # noqa: E402
 
-
-def _tolerant(op, *a, **k):
-    inner = _register_fake(op, *a, **k)
-
-    def reg(fn):
-        try:
-            return inner(fn)
-        except RuntimeError:
-            return fn
-
-    return reg
-
-
-torch.library.register_fake = _tolerant
+tolerate_torchvision_meta_registrations()
 from PIL import Image  # noqa: E402
 from torchvision import transforms  # noqa: E402
 
