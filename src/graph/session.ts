@@ -1,7 +1,7 @@
 // ONNX Runtime sessions over graphs built in memory; external weights are memory-mapped from the
 // checkpoint folder (see ort-facts.md: the folder is given by a session config key).
 import * as ort from 'onnxruntime-node';
-import type { Graph } from './builder.js';
+import { Graph } from './builder.js';
 import type { Device } from '../api.js';
 
 export { ort };
@@ -18,6 +18,7 @@ export interface SessionOptions {
 }
 
 export async function createSession(graph: Graph, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  await graph.prepare();
   const bytes = graph.toBytes();
   if (opts.dumpPath) {
     const { writeFileSync } = await import('node:fs');
@@ -40,8 +41,30 @@ export async function createSession(graph: Graph, opts: SessionOptions = {}): Pr
   try {
     return await ort.InferenceSession.create(bytes, so);
   } catch (e) {
-    throw new Error(`ONNX Runtime could not create the ${graph.name} session on ${device}: ${(e as Error).message}`);
+    const msg = (e as Error).message;
+    if (device === 'webgpu' && NO_ADAPTER.test(msg)) throw new Error(NO_ADAPTER_TEXT);
+    throw new Error(`ONNX Runtime could not create the ${graph.name} session on ${device}: ${msg}`);
   }
+}
+
+const NO_ADAPTER = /Failed to get a WebGPU adapter|No supported adapters/i;
+const NO_ADAPTER_TEXT = 'WebGPU has no adapter on this machine (no GPU driver Dawn can use: Vulkan, Metal or D3D12); run with --device cpu, or --device auto to fall back to it';
+
+/** Whether a WebGPU session can be created here (a one-node graph), so `auto` picks a device up front. */
+export async function webgpuAvailable(): Promise<boolean> {
+  const g = new Graph('webgpu_probe');
+  g.output(g.op('Identity', [g.input('x', 'float32', [1])]), 'y');
+  try {
+    await (await createSession(g, { device: 'webgpu' })).release();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** 'auto' → WebGPU when it has an adapter, else CPU. */
+export async function resolveDevice(d: Device | 'auto'): Promise<Device> {
+  return d === 'auto' ? ((await webgpuAvailable()) ? 'webgpu' : 'cpu') : d;
 }
 
 export function f32Tensor(data: Float32Array, dims: number[]): ort.Tensor {

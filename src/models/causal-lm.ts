@@ -5,7 +5,7 @@ import { InputError } from '../api.js';
 import type { ModelFolder, WeightStore } from '../io/checkpoint.js';
 import { DecoderLM, type SeqState } from '../generate/decoder-lm.js';
 import { Sampler } from '../generate/sampler.js';
-import { streamGeneration } from '../generate/generate.js';
+import { streamGeneration, type GenerationLoop } from '../generate/generate.js';
 import { DECODER_TYPES, parseDecoderConfig } from './decoders.js';
 import { modelTypeOf, openHfCheckpoint, type CheckpointProbe, type ModelEntry } from './entry.js';
 import type { DecoderConfig } from './llama.js';
@@ -53,8 +53,9 @@ export function checkMaxTokens(o: GenerationOptions, promptTokens: number, conte
 }
 
 /** Generation from a prefilled state whose decoder takes token ids. */
-export function idsGeneration(lm: DecoderLM, state: SeqState, firstLogits: Float32Array, prompt: number[], tok: Tokenizer, eos: number[], o: GenerationOptions, maxNew: number): ChatStream {
+export function idsGeneration(lm: DecoderLM, state: SeqState, firstLogits: Float32Array, prompt: number[], tok: Tokenizer, eos: number[], o: GenerationOptions, maxNew: number, more: Partial<GenerationLoop> = {}): ChatStream {
   return streamGeneration({
+    ...more,
     firstLogits,
     step: async (t) => lm.lastLogits(await lm.forward(state, { ids: [[t]], seq: 1 }))[0]!,
     sampler: samplerFor(o),
@@ -112,6 +113,14 @@ export class DecoderChatModel implements ChatModel {
     return this.generateIds(this.promptIds(messages), o);
   }
 
+  complete(prompt: string, o: GenerationOptions = {}): ChatStream {
+    return this.generateIds(this.tokenizer.encode(prompt, { addSpecialTokens: true }), o);
+  }
+
+  countCompletionTokens(prompt: string): number {
+    return this.tokenizer.encode(prompt, { addSpecialTokens: true }).length;
+  }
+
   /** Generation from explicit prompt ids (CLI --input-ids). */
   generateIds(prompt: number[], o: GenerationOptions = {}): ChatStream {
     if (!prompt.length) throw new InputError('empty prompt');
@@ -134,10 +143,10 @@ export class DecoderChatModel implements ChatModel {
 }
 
 /** A ChatStream whose prefill runs when first consumed (errors surface through the stream). */
-export function lazyPrefill(make: () => Promise<ChatStream>): ChatStream {
+export function lazyPrefill(make: () => Promise<ChatStream>, opts: { events?: boolean } = {}): ChatStream {
   let inner: Promise<ChatStream> | undefined;
   const get = () => (inner ??= make());
-  return {
+  const stream: ChatStream = {
     get result() {
       return get().then((s) => s.result);
     },
@@ -146,6 +155,15 @@ export function lazyPrefill(make: () => Promise<ChatStream>): ChatStream {
       yield* s;
     },
   };
+  // Models that draw: their inner stream carries images too.
+  if (opts.events) {
+    stream.events = async function* () {
+      const s = await get();
+      if (s.events) yield* s.events();
+      else for await (const text of s) yield { type: 'text' as const, text };
+    };
+  }
+  return stream;
 }
 
 const DECODER_NAMES: Record<string, string> = { llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', internlm2: 'InternLM2' };

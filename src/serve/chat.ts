@@ -45,7 +45,7 @@ async function tokenBudget(model: ChatModel, messages: ChatMessage[], req: ChatR
   let budget = req.maxTokens ?? ctx.limits.defaultMaxTokens;
   const contextLength = model.info.contextLength;
   if (contextLength && model.countPromptTokens) {
-    const prompt = await model.countPromptTokens(messages);
+    const prompt = await model.countPromptTokens(messages, { ...req.gen, maxNewTokens: budget }); // the reply decides how large an image may be
     const room = contextLength - prompt;
     if (room <= 0 || (req.maxTokens !== undefined && req.maxTokens > room)) {
       throw badRequest(

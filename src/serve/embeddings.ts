@@ -18,7 +18,7 @@ function embeddingModel(entry: ModelEntry): EmbeddingModel {
  * Runs `work` in the model's queue slot after `prepare` (image decoding) has run while waiting.
  * Embedding calls take no AbortSignal, so a disconnect only helps while the request is still queued.
  */
-async function inSlot<P, T>(
+export async function inSlot<P, T>(
   raw: Request,
   ctx: ServeContext,
   entry: ModelEntry,
@@ -91,8 +91,8 @@ export async function handleEmbeddings(raw: Request, ctx: ServeContext): Promise
       return req.inputs.map((i) => (i.kind === 'text' ? textVecs[t++]! : imageVecs[im++]!));
     },
   );
-  // Token counts are not part of the EmbeddingModel interface; usage reports 0.
-  return Response.json(embeddingsResponse(entry.name, vectors, req.encoding, 0));
+  const texts = req.inputs.flatMap((i) => (i.kind === 'text' ? [i.text] : []));
+  return Response.json(embeddingsResponse(entry.name, vectors, req.encoding, model.countTokens?.(texts, imageCount) ?? 0));
 }
 
 export async function handleClassify(raw: Request, ctx: ServeContext): Promise<Response> {

@@ -159,6 +159,7 @@ export function parseChatRequest(raw: unknown, limits: Limits): ChatRequest {
     topK: optionalNumber(body.top_k, 'top_k', { min: 0, max: 1_000_000, integer: true }),
     minP: optionalNumber(body.min_p, 'min_p', { min: 0, max: 1 }),
     repetitionPenalty: optionalNumber(body.repetition_penalty, 'repetition_penalty', { min: 0, max: 10, exclusiveMin: true }),
+    maxTiles: optionalNumber(body.max_tiles, 'max_tiles', { min: 1, max: 40, integer: true }),
   };
   for (const k of Object.keys(gen) as Array<keyof typeof gen>) if (gen[k] === undefined) delete gen[k];
   return { model, messages, images, stream, includeUsage, maxTokens: parseMaxTokens(body, limits), gen };

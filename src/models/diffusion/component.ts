@@ -1,8 +1,9 @@
 // One component folder of a diffusers pipeline (unet/, vae/, …): config.json and the weights
 // file diffusers' save_pretrained writes (diffusion_pytorch_model[.variant].safetensors).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CheckpointError, WeightStore } from '../../io/checkpoint.js';
+import { CheckpointError, type WeightStore } from '../../io/checkpoint.js';
+import { openComponentWeights, readPythonJsonFile } from './pipeline-folder.js';
 
 export interface ComponentOptions {
   /** Weights variant, e.g. "fp16" → diffusion_pytorch_model.fp16.safetensors. */
@@ -19,12 +20,7 @@ export interface DiffusersComponent {
 export function readComponentConfig(dir: string, expectedClass: string): Record<string, any> {
   const path = join(dir, 'config.json');
   if (!existsSync(path)) throw new CheckpointError(`${dir}: no config.json (expected a diffusers ${expectedClass} folder)`);
-  let cfg: Record<string, any>;
-  try {
-    cfg = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new CheckpointError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
+  const cfg = readPythonJsonFile(path);
   if (cfg._class_name !== undefined && cfg._class_name !== expectedClass) {
     throw new CheckpointError(`${path}: _class_name is ${JSON.stringify(cfg._class_name)}, expected "${expectedClass}"`);
   }
@@ -35,29 +31,8 @@ export function openDiffusersComponent(dirIn: string, expectedClass: string, opt
   const dir = resolve(dirIn);
   if (!existsSync(dir)) throw new CheckpointError(`${expectedClass} folder ${dirIn} does not exist`);
   const config = readComponentConfig(dir, expectedClass);
-  const stem = opts.variant ? `diffusion_pytorch_model.${opts.variant}` : 'diffusion_pytorch_model';
-  const st = join(dir, `${stem}.safetensors`);
-  const index = join(dir, `${stem}.safetensors.index.json`);
-  let store: WeightStore;
-  if (existsSync(st)) store = WeightStore.fromFiles([st]);
-  else if (existsSync(index)) store = shardedStore(dir, index);
-  else if (existsSync(join(dir, `${stem}.bin`))) {
-    throw new CheckpointError(`${dirIn}: only ${stem}.bin (a PyTorch pickle) is present; tsvlm reads ${stem}.safetensors`);
-  } else {
-    throw new CheckpointError(`${dirIn}: no ${stem}.safetensors${opts.variant ? '' : ' (for half-precision weights pass the variant "fp16")'}`);
-  }
-  return { dir, config, store, weightsFile: existsSync(st) ? st : index };
-}
-
-function shardedStore(dir: string, index: string): WeightStore {
-  let map: Record<string, string>;
-  try {
-    map = JSON.parse(readFileSync(index, 'utf8')).weight_map;
-  } catch (e) {
-    throw new CheckpointError(`${index}: not valid JSON (${(e as Error).message})`);
-  }
-  if (!map || typeof map !== 'object') throw new CheckpointError(`${index}: no weight_map`);
-  return WeightStore.fromFiles([...new Set(Object.values(map))].map((s) => join(dir, s)));
+  const store = openComponentWeights(dir, opts);
+  return { dir, config, store, weightsFile: store.files[0]!.path };
 }
 
 /** Config readers whose errors name the field and the component. */
