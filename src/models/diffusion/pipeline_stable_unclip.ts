@@ -2,9 +2,10 @@
 // StableUnCLIPImg2ImgPipeline called with image_embeds (SEED's models/pipeline_stable_unclip_img2img.py):
 // noise-augmented embedding → class labels ([zeros; noised] with guidance), the empty-prompt text
 // embedding in both guidance halves, PNDM (the folder's scheduler), VAE decode, rounding to uint8.
-import { InputError, type Device, type Progress } from '../../api.js';
+import { InputError, type Device, type ImageInput, type Progress } from '../../api.js';
 import { AutoencoderKL } from './autoencoder_kl.js';
 import { ClipTextEncoder } from './clip_text_model.js';
+import { ClipImageEncoder } from './clip_vision_model.js';
 import { denoise, type DenoiseCall } from './denoise.js';
 import { imageToUint8, vaeOutputToImage } from './image_processor.js';
 import { componentConfig, componentDir, hasComponent, openComponentWeights, openPipelineFolder, type PipelineFolder } from './pipeline-folder.js';
@@ -58,6 +59,9 @@ export interface UnclipGenerateOptions extends DenoiseRunOptions {
   noiseLevel?: number;
   /** Text embedding for both guidance halves [1 or B, 77, D]; default: "" through the folder's text encoder. */
   promptEmbeds?: Embeds;
+  /** Or a prompt (then the other guidance half gets `negativePrompt`, default ""). */
+  prompt?: string;
+  negativePrompt?: string;
 }
 
 /** The pieces every SD pipeline folder has: UNet, VAE, scheduler config, latent geometry. */
@@ -125,6 +129,8 @@ export class DiffusionCore {
 }
 
 export class StableUnCLIPPipeline extends DiffusionCore {
+  private textEncoder?: Promise<ClipTextEncoder>;
+  private imageEncoder?: Promise<ClipImageEncoder>;
   private emptyPrompt?: Promise<Embeds>;
 
   private constructor(
@@ -144,20 +150,29 @@ export class StableUnCLIPPipeline extends DiffusionCore {
     return new StableUnCLIPPipeline(core, normalizer, noising, opts);
   }
 
-  /** The embedding of the empty prompt (both guidance halves in SEED's call), from the folder's text encoder. */
-  async emptyPromptEmbeds(): Promise<Embeds> {
+  /** prompt_embeds [B, 77, D] of the prompts, through the folder's text encoder. */
+  async encodePrompt(prompts: string[]): Promise<Embeds> {
     const f = this.folder;
     if (!hasComponent(f, 'text_encoder') || !hasComponent(f, 'tokenizer')) {
       throw new InputError(`${f.dir} has no text_encoder/ and tokenizer/: pass promptEmbeds (the empty-prompt embedding [1, 77, D])`);
     }
-    // One constant for every call (SEED computes it once too).
-    this.emptyPrompt ??= ClipTextEncoder.load(componentDir(f, 'tokenizer'), componentDir(f, 'text_encoder'), { variant: this.opts.variant, device: this.opts.device })
-      .then(async (enc) => {
-        const e = await enc.encode(['']);
-        await enc.release();
-        return e;
-      });
-    return this.emptyPrompt;
+    this.textEncoder ??= ClipTextEncoder.load(componentDir(f, 'tokenizer'), componentDir(f, 'text_encoder'), { variant: this.opts.variant, device: this.opts.device });
+    return (await this.textEncoder).encode(prompts);
+  }
+
+  /** The embedding of the empty prompt (both guidance halves in SEED's call), computed once. */
+  async emptyPromptEmbeds(): Promise<Embeds> {
+    return (this.emptyPrompt ??= this.encodePrompt(['']));
+  }
+
+  /** Image variations: pictures → image_embeds [B, E] through image_encoder/ + feature_extractor/. */
+  async embedImages(images: ImageInput[]): Promise<Float32Array> {
+    const f = this.folder;
+    if (!hasComponent(f, 'image_encoder')) throw new InputError(`${f.dir} has no image_encoder/ (the CLIP vision model that turns pictures into image embeddings)`);
+    this.imageEncoder ??= ClipImageEncoder.load(componentDir(f, 'image_encoder'), hasComponent(f, 'feature_extractor') ? componentDir(f, 'feature_extractor') : undefined, {
+      variant: this.opts.variant, device: this.opts.device,
+    });
+    return (await this.imageEncoder).embed(images);
   }
 
   /** image_embeds [B, E] → images (SEED ImageTokenizer.decode's pipeline call). */
@@ -167,8 +182,11 @@ export class StableUnCLIPPipeline extends DiffusionCore {
     const B = imageEmbeds.length / E;
     const guidanceScale = o.guidanceScale ?? 10;
     const gen = o.generator ?? new TorchGenerator(o.seed ?? randomSeed());
-    const prompt = o.promptEmbeds ?? (await this.emptyPromptEmbeds());
-    const promptEmbeds = repeatRows(prompt, B, 'prompt embeddings');
+    // SEED: one embedding (of "") for both halves; with a prompt, the negative prompt ("") for the other.
+    const cond = o.promptEmbeds ?? (o.prompt !== undefined ? await this.encodePrompt([o.prompt]) : await this.emptyPromptEmbeds());
+    const uncond = o.negativePrompt !== undefined ? await this.encodePrompt([o.negativePrompt]) : o.prompt !== undefined ? await this.emptyPromptEmbeds() : cond;
+    const promptEmbeds = repeatRows(cond, B, 'prompt embeddings');
+    const negativePromptEmbeds = repeatRows(uncond, B, 'negative prompt embeddings');
     // Drawn in the pipeline's order: the embedding noise (positive, then negative), then the latents.
     const classLabels = unclipClassLabels(this.normalizer, this.noising, imageEmbeds, {
       noiseLevel: o.noiseLevel ?? 0, guidance: guidanceScale > 1, negativeEmbeds: o.negativeImageEmbeds, generator: gen,
@@ -176,10 +194,15 @@ export class StableUnCLIPPipeline extends DiffusionCore {
     const shape = this.latentShape(B, o.height, o.width);
     const latents = await denoise({
       unet: this.unet, scheduler: this.scheduler(o.scheduler), steps: o.steps ?? 20,
-      latents: this.initialLatents(shape, o, gen), shape, promptEmbeds, negativePromptEmbeds: promptEmbeds,
+      latents: this.initialLatents(shape, o, gen), shape, promptEmbeds, negativePromptEmbeds,
       classLabels, guidanceScale, signal: o.signal, onProgress: o.onProgress, onCall: o.onCall,
     });
     return this.decode(latents, shape);
+  }
+
+  override async release(): Promise<void> {
+    for (const e of [this.textEncoder, this.imageEncoder]) if (e) await (await e).release();
+    await super.release();
   }
 }
 
