@@ -22,6 +22,8 @@ export interface Progress {
   /** What done/total count: bytes (downloads, weights), tokens (prefill); steps when absent. */
   unit?: 'bytes' | 'tokens';
   message?: string;
+  /** Time spent in this step so far (steps that report no amounts tick with it). */
+  elapsedMs?: number;
 }
 
 export interface LoadOptions {
@@ -96,8 +98,10 @@ export interface GenerationOptions {
   signal?: AbortSignal;
   /** Models that draw (`ChatModel.drawsImages`): start the reply with an image ("draw now"). */
   forceImage?: boolean;
-  /** Progress of long work inside a request (image rendering steps). */
-  onProgress?: (p: Progress) => void;
+  /** Models that draw: render at most this many images of the reply (later ones come back as codes). */
+  maxImages?: number;
+  /** Models that draw: end the reply once this many images are complete. */
+  stopAfterImages?: number;
   /** Most tiles per image for models that tile images (HoVLE's max_num; default from the checkpoint). */
   maxTiles?: number;
   /**
@@ -106,6 +110,8 @@ export interface GenerationOptions {
    * checkpoint's preprocessor limit. Either way an image never takes the context a reply needs.
    */
   maxImagePixels?: number;
+  /** Progress of long work inside a request: prompt processing (stage "prefill", unit tokens), drawn images (diffusion steps). */
+  onProgress?: (p: Progress) => void;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';
@@ -138,6 +144,8 @@ export interface GenerationResult {
   finishReason: FinishReason;
   /** Images the model drew, in order (models that write images as tokens only). */
   images?: GeneratedImage[];
+  /** Codes of the images in the prompt, in order (models that read images as codes). */
+  promptImageCodes?: number[][];
 }
 
 /**
@@ -156,11 +164,17 @@ export interface ChatModel {
   readonly maxImages?: number;
   /** True for models that write images as tokens (their streams offer `events()`). */
   readonly drawsImages?: boolean;
+  /** True when drawn images come back as pixels (a renderer is loaded), not only as codes. */
+  readonly rendersImages?: boolean;
   chat(messages: ChatMessage[], opts?: GenerationOptions): ChatStream;
   /** Number of prompt tokens a request would use (for limits and usage), without running the model. */
   countPromptTokens?(messages: ChatMessage[], opts?: GenerationOptions): Promise<number>;
-  /** Continues raw text (no chat template), for text decoders (/v1/completions). */
-  complete?(prompt: string, opts?: GenerationOptions): ChatStream;
+  /**
+   * Continues a raw prompt, no chat template (/v1/completions; SEED's demo API): text, or text and
+   * images in order for models that read images in raw prompts (SEED-LLaMA). The prompt markup is
+   * the caller's.
+   */
+  complete?(prompt: string | ChatPart[], opts?: GenerationOptions): ChatStream;
   /** Number of tokens `complete(prompt)` reads. */
   countCompletionTokens?(prompt: string): number;
   dispose(): Promise<void>;

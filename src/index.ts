@@ -4,6 +4,8 @@ import { CheckpointError } from './io/checkpoint.js';
 import type { LoadOptions, Model } from './api.js';
 import { findModelEntry, probeCheckpoint, supportedModelIds, supportedModelsText } from './models/registry.js';
 import { resolveModelRef } from './hub/resolve.js';
+import { withProgress } from './generate/progress.js';
+import { readWeights } from './io/read-weights.js';
 
 export * from './api.js';
 export { CheckpointError } from './io/checkpoint.js';
@@ -43,5 +45,7 @@ export async function loadModel(ref: string, opts: LoadOptions = {}): Promise<Mo
       : 'not a checkpoint folder tsvlm recognises (no config.json, and no other known layout)';
     throw new CheckpointError(`${dir}: ${what}; tsvlm loads:\n${supportedModelsText()}`);
   }
-  return entry.load(probe, opts);
+  // Session creation deep inside the model's load reports to opts.onProgress (generate/progress.ts).
+  if (opts.onProgress) await readWeights(dir, opts.onProgress);
+  return withProgress(opts.onProgress, () => entry.load(probe, opts));
 }

@@ -102,6 +102,12 @@ function progress(quiet: boolean | undefined) {
   return quiet ? undefined : progressPrinter();
 }
 
+/** Prefill progress: a bar on a terminal only (erased when the answer starts). */
+function prefillProgress(v: Values): Pick<GenerationOptions, 'onProgress'> {
+  return !v.quiet && process.stderr.isTTY ? { onProgress: progressPrinter(process.stderr, true) } : {};
+}
+
+
 /** --dtype and --accuracy-level as LoadOptions (validated here so the message names the flag). */
 function weightFlags(v: Values): Pick<LoadOptions, 'dtype' | 'accuracyLevel'> {
   const out: Pick<LoadOptions, 'dtype' | 'accuracyLevel'> = {};
@@ -175,7 +181,7 @@ async function streamReply(m: ChatModel, messages: ChatMessage[], v: Values, run
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig);
   try {
-    const o = { ...generationOptions(v, ac.signal), ...extra };
+    const o = { ...generationOptions(v, ac.signal), ...prefillProgress(v), ...extra };
     const s = run ? run(o) : m.chat(messages, o);
     const printer = new ReplyPrinter({ out: process.stdout, json: v.json, outDir: v['out-dir'] });
     for await (const e of replyEvents(s)) await printer.onEvent(e);
@@ -230,7 +236,7 @@ async function cmdChat(v: Values, positionals: string[]): Promise<number> {
       images: files.map((name, i) => ({ name, bytes: images[i]! })),
       system: v.system,
       json: v.json,
-      options: (signal) => generationOptions(v, signal),
+      options: (signal) => ({ ...generationOptions(v, signal), ...prefillProgress(v) }),
       outDir: v['out-dir'],
       readImage: (f) => readFileSync(checkImages([f])[0]!),
     });

@@ -22,11 +22,13 @@ export interface ProgressSink {
   columns?: number;
 }
 
-/** A Progress callback writing to `out` (default stderr). */
-export function progressPrinter(out: ProgressSink = process.stderr): (p: Progress) => void {
+/**
+ * A Progress callback writing to `out` (default stderr). `transient`: on a terminal the finished
+ * bar is erased (prefill: the answer then starts on a clean line).
+ */
+export function progressPrinter(out: ProgressSink = process.stderr, transient = false): (p: Progress) => void {
   let lastKey = '';
   let lastTenth = -1;
-  const t0 = Date.now();
   return (p) => {
     const frac = p.total > 0 ? Math.min(1, p.done / p.total) : 0;
     const pct = `${Math.floor(frac * 100)}%`.padStart(4);
@@ -35,17 +37,18 @@ export function progressPrinter(out: ProgressSink = process.stderr): (p: Progres
       const width = 24;
       const bar = '█'.repeat(Math.round(frac * width)).padEnd(width, '░');
       let line = `${label} ${bar} ${pct} ${amount(p)}`;
-      const cols = out.columns ?? 100;
+      const cols = out.columns || 100;
       if (line.length > cols - 1) line = `${label.slice(0, Math.max(10, cols - 1 - (line.length - label.length) - 1))}… ${bar} ${pct} ${amount(p)}`;
       out.write(`\r\x1b[2K${line}`);
-      if (p.done >= p.total) out.write('\n');
+      if (p.done >= p.total) out.write(transient ? '\r\x1b[2K' : '\n');
       return;
     }
     const key = `${p.stage}|${p.message ?? ''}`;
-    const tenth = p.unit ? Math.floor(frac * 10) : -1; // long counts: a line every 10%
+    // A line per stage/message, every 10% of a long count, and when a step ends.
+    const tenth = p.unit ? Math.floor(frac * 10) : p.done >= p.total ? 10 : 0;
     if (key === lastKey && tenth <= lastTenth) return;
     lastKey = key;
     lastTenth = tenth;
-    out.write(`${label} ${pct.trim()} ${amount(p)} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+    out.write(`${label} ${pct.trim()} ${amount(p)}${p.elapsedMs ? ` (${(p.elapsedMs / 1000).toFixed(1)} s)` : ''}\n`);
   };
 }

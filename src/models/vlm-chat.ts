@@ -102,6 +102,6 @@ export abstract class VlmChatModel<S> implements ChatModel {
         decoder: new TextStreamer(this.tokenizer, { skipSpecialTokens: true }),
         signal: o.signal,
       });
-    });
+    }, o);
   }
 }
