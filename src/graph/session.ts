@@ -1,5 +1,7 @@
 // ONNX Runtime sessions over graphs built in memory; external weights are memory-mapped from the
 // checkpoint folder (see ort-facts.md: the folder is given by a session config key).
+// First: switches ONNX Runtime's telemetry off before its native library loads.
+import './ort-env.js';
 import * as ort from 'onnxruntime-node';
 import type { Graph } from './builder.js';
 import type { Device } from '../api.js';
