@@ -17,6 +17,8 @@ Options:
   --api-key KEY            require "Authorization: Bearer KEY" on /v1 (or set TSVLM_API_KEY)
   --image-dir DIR          allow file:// image URLs for files inside DIR
   --cors ORIGIN            allow browser calls from ORIGIN (repeatable; "*" for any)
+  --allowed-hosts LIST     Host names to serve besides IP addresses, localhost and the --host name
+                           (comma-separated; ".example.com" for a domain; "*" for any)
   --device cpu|webgpu      where the models run (default cpu)
   --queue-size N           requests waiting per model before 429 (default ${DEFAULT_LIMITS.queueSize})
   --max-tokens-cap N       largest max_tokens a client may ask for (default ${DEFAULT_LIMITS.maxTokensCap})
@@ -40,6 +42,7 @@ export interface ServeArgs {
   apiKey?: string;
   imageDir?: string;
   cors?: string[];
+  allowedHosts?: string[];
   device?: 'cpu' | 'webgpu';
   limits: Partial<Limits>;
   help: boolean;
@@ -113,6 +116,9 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
         break;
       case '--cors':
         (args.cors ??= []).push(take());
+        break;
+      case '--allowed-hosts':
+        (args.allowedHosts ??= []).push(...take().split(',').map((h) => h.trim()).filter(Boolean));
         break;
       case '--device': {
         const d = take();
@@ -196,6 +202,7 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
       ...(args.apiKey ? { apiKey: args.apiKey } : {}),
       ...(args.imageDir ? { localImageDir: args.imageDir } : {}),
       ...(args.cors ? { cors: args.cors.length === 1 ? args.cors[0]! : args.cors } : {}),
+      ...(args.allowedHosts ? { allowedHosts: args.allowedHosts } : {}),
       limits: args.limits,
       ...(io.accessLog !== false ? { log: out } : {}),
     });

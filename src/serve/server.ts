@@ -13,6 +13,7 @@ import { ServeContext } from './context.js';
 import { handleClassify, handleEmbeddings } from './embeddings.js';
 import { ApiError, toApiError } from './errors.js';
 import { type Limits, resolveLimits } from './limits.js';
+import { requestGuard } from './guard.js';
 import { PAGE_HEADERS, loadPage } from './page.js';
 
 export interface ServerOptions {
@@ -30,6 +31,8 @@ export interface ServerOptions {
   localImageDir?: string;
   /** Origins allowed to call /v1/* from a browser (e.g. "http://localhost:3000", or "*"). Off when undefined. */
   cors?: string | string[];
+  /** Host names served besides IP literals, localhost and the bound name (guard.ts; "*" = any). */
+  allowedHosts?: string[];
   /** How long close() lets aborted generations wind down before dropping connections (ms). */
   shutdownGraceMs?: number;
   /** Access log: one line per request. */
@@ -104,6 +107,9 @@ export function createServer(opts: ServerOptions): TsvlmServer {
       log(`${c.req.method} ${c.req.path} ${c.res.status} ${Math.round(performance.now() - t0)}ms`);
     });
   }
+
+  let boundHost: string | undefined;
+  app.use('*', requestGuard({ allowedHosts: opts.allowedHosts, cors: opts.cors, boundHost: () => boundHost }));
 
   if (opts.cors !== undefined) {
     app.use(
@@ -190,6 +196,7 @@ export function createServer(opts: ServerOptions): TsvlmServer {
     app,
     listen(host = '127.0.0.1', port = 8080) {
       if (server) return Promise.reject(new Error('tsvlm serve: listen() was already called'));
+      boundHost = host;
       return new Promise<ListenInfo>((resolve, reject) => {
         const s = serve({ fetch: app.fetch, hostname: host, port, overrideGlobalObjects: false }) as Server;
         server = s;
