@@ -18,6 +18,7 @@ import {
   usageOf,
 } from './openai.js';
 import type { Slot } from './queue.js';
+import { checkChatChars } from './text-caps.js';
 
 /** Decodes images one at a time (bounded memory) and builds the engine's message list. */
 async function resolveMessages(req: ChatRequest, ctx: ServeContext, signal: AbortSignal): Promise<ChatMessage[]> {
@@ -85,6 +86,7 @@ export async function handleChat(raw: Request, ctx: ServeContext): Promise<Respo
   if (req.images.length > maxImages) {
     throw badRequest(`the request has ${req.images.length} images; at most ${maxImages} are allowed`, 'messages', 'too_many_images');
   }
+  checkChatChars(model, req.messages, ctx.limits);
   const job = ctx.begin(raw.signal);
   let slot: Slot | undefined;
   let handedOff = false;

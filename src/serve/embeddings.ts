@@ -5,6 +5,7 @@ import { readJsonBody } from './body.js';
 import { type ModelEntry, ServeContext } from './context.js';
 import { badRequest } from './errors.js';
 import { resolveImage } from './images.js';
+import { capEmbeddingText } from './text-caps.js';
 import { classifyResponse, embeddingsResponse, parseClassifyRequest, parseEmbeddingsRequest } from './openai.js';
 
 function embeddingModel(entry: ModelEntry): EmbeddingModel {
@@ -81,7 +82,7 @@ export async function handleEmbeddings(raw: Request, ctx: ServeContext): Promise
       return images;
     },
     async (images) => {
-      const texts = req.inputs.flatMap((i) => (i.kind === 'text' ? [i.text] : []));
+      const texts = req.inputs.flatMap((i) => (i.kind === 'text' ? [capEmbeddingText(model, i.text, ctx.limits)] : []));
       const textVecs = texts.length ? await model.embedTexts(texts) : [];
       checkVectors(textVecs, texts.length, model.dimensions, 'embedTexts');
       const imageVecs = images.length ? await model.embedImages(images) : [];

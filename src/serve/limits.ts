@@ -20,6 +20,8 @@ export interface Limits {
   maxLabels: number;
   /** Most stop strings in one request. */
   maxStopSequences: number;
+  /** Most characters of text a request's prompt or one embedding input may carry (text-caps.ts). */
+  maxTextChars: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -32,6 +34,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxEmbeddingInputs: 256,
   maxLabels: 100,
   maxStopSequences: 16,
+  maxTextChars: 1_000_000,
 });
 
 /** Fills defaults and checks that every limit is a positive integer (queueSize may be 0). */

@@ -1,0 +1,135 @@
+// A model loaded and run on its own worker thread, behind the same Model interface (the server and
+// the CLI cannot tell the difference). Each model has one thread: requests to one model are
+// serialised by the server's queue anyway, and everything CPU-heavy (tokenizing, image decoding,
+// ONNX Runtime runs) stays off the event loop, so /health and other clients are answered while a
+// big request runs. Aborts cross the thread through a message; errors keep their name
+// (InputError stays a 400).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { ChatMessage, ChatStream, GenerationOptions, GenerationResult, LoadOptions, Model } from '../api.js';
+import type { SerializedError } from './model-worker.js';
+
+/** The compiled worker entry; under the TypeScript sources (tests) the one in dist/ is used. */
+function workerUrl(): URL {
+  const sibling = new URL('./model-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(sibling))) return sibling;
+  const built = new URL('../../dist/serve/model-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(built))) return built;
+  throw new Error('the model worker (model-worker.js) was not found; run npm run build');
+}
+
+export function workerModelAvailable(): boolean {
+  try {
+    workerUrl();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function revive(e: SerializedError): Error {
+  const err = new Error(e.message);
+  err.name = e.name;
+  return err;
+}
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; onDelta?: (d: string) => void };
+
+/** Loads `dir` on a new worker thread; resolves once the model is ready (load errors reject). */
+export function loadModelInWorker(dir: string, opts: LoadOptions = {}): Promise<Model> {
+  const { onProgress, ...plain } = opts;
+  const worker = new Worker(workerUrl(), { workerData: { dir, opts: plain } });
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let dead: Error | undefined;
+  const fail = (err: Error) => {
+    dead ??= err;
+    for (const p of pending.values()) p.reject(dead);
+    pending.clear();
+  };
+  const call = (msg: Record<string, unknown>, onDelta?: (d: string) => void): Promise<unknown> & { id: number } => {
+    const id = nextId++;
+    const p = new Promise<unknown>((resolve, reject) => {
+      if (dead) return reject(dead);
+      pending.set(id, { resolve, reject, onDelta });
+      worker.postMessage({ ...msg, id });
+    }) as Promise<unknown> & { id: number };
+    p.id = id;
+    return p;
+  };
+
+  return new Promise<Model>((resolveLoad, rejectLoad) => {
+    worker.on('error', (e) => {
+      fail(new Error(`model worker for ${dir} failed: ${e.message}`));
+      rejectLoad(dead);
+    });
+    worker.on('exit', (code) => {
+      fail(new Error(`model worker for ${dir} exited (code ${code})`));
+      rejectLoad(dead);
+    });
+    worker.on('message', (msg: any) => {
+      if (msg.type === 'progress') return onProgress?.(msg.p);
+      if (msg.type === 'load-error') {
+        void worker.terminate();
+        return rejectLoad(revive(msg.error));
+      }
+      if (msg.type === 'ready') return resolveLoad(makeProxy(msg.props, msg.methods));
+      const p = pending.get(msg.id);
+      if (!p) return;
+      if ('delta' in msg) return p.onDelta?.(msg.delta);
+      pending.delete(msg.id);
+      if ('error' in msg) p.reject(revive(msg.error));
+      else p.resolve(msg.result);
+    });
+  });
+
+  function makeProxy(props: Record<string, unknown>, methods: string[]): Model {
+    const model: Record<string, unknown> = { ...props };
+    for (const method of methods) {
+      model[method] = (...args: unknown[]) => call({ op: 'call', method, args });
+    }
+    model.dispose = async () => {
+      if (!dead) await call({ op: 'call', method: 'dispose', args: [] }).catch(() => {});
+      await worker.terminate();
+    };
+    if (props.kind === 'chat') model.chat = (messages: ChatMessage[], o: GenerationOptions = {}) => chatStream(messages, o);
+    return model as unknown as Model;
+  }
+
+  function chatStream(messages: ChatMessage[], o: GenerationOptions): ChatStream {
+    const { signal, ...gen } = o;
+    const buffered: string[] = [];
+    let wake: (() => void) | undefined;
+    let done = false;
+    const result = call({ op: 'chat', messages, opts: gen }, (d) => {
+      buffered.push(d);
+      wake?.();
+    }) as Promise<GenerationResult> & { id: number };
+    const id = result.id;
+    const onAbort = () => worker.postMessage({ op: 'abort', id });
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    const settled = result.finally(() => {
+      done = true;
+      signal?.removeEventListener('abort', onAbort);
+      wake?.();
+    });
+    settled.catch(() => {});
+    return {
+      result,
+      async *[Symbol.asyncIterator]() {
+        for (;;) {
+          if (buffered.length) {
+            yield buffered.shift()!;
+            continue;
+          }
+          if (done) break;
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+        }
+        await result;
+      },
+    };
+  }
+}
