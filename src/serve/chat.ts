@@ -5,7 +5,7 @@ import type { ChatMessage, ChatModel, ChatPart, GenerationOptions, GenerationRes
 import { readJsonBody } from './body.js';
 import { type Job, type ModelEntry, ServeContext } from './context.js';
 import { ApiError, badRequest, toApiError } from './errors.js';
-import { resolveImage } from './images.js';
+import { checkedImageBytes, decodeImageBytes } from './images.js';
 import {
   type ChatRequest,
   chatChunk,
@@ -20,8 +20,18 @@ import {
 import type { Slot } from './queue.js';
 import { checkChatChars } from './text-caps.js';
 
+/** Every image's bytes, header-checked (no decoding): cheap, done while the request waits. */
+async function checkImages(req: ChatRequest, ctx: ServeContext, signal: AbortSignal): Promise<Map<string, Uint8Array>> {
+  const bytes = new Map<string, Uint8Array>();
+  for (const ref of req.images) {
+    signal.throwIfAborted();
+    bytes.set(ref.param, await checkedImageBytes(ref.url, ref.param, ctx.imageLimits));
+  }
+  return bytes;
+}
+
 /** Decodes images one at a time (bounded memory) and builds the engine's message list. */
-async function resolveMessages(req: ChatRequest, ctx: ServeContext, signal: AbortSignal): Promise<ChatMessage[]> {
+async function resolveMessages(req: ChatRequest, ctx: ServeContext, signal: AbortSignal, bytes: Map<string, Uint8Array>): Promise<ChatMessage[]> {
   const out: ChatMessage[] = [];
   for (const m of req.messages) {
     if (typeof m.content === 'string') {
@@ -33,7 +43,7 @@ async function resolveMessages(req: ChatRequest, ctx: ServeContext, signal: Abor
       if (p.type === 'text') parts.push({ type: 'text', text: p.text });
       else {
         signal.throwIfAborted();
-        parts.push({ type: 'image', image: await resolveImage(p.ref.url, p.ref.param, ctx.imageLimits) });
+        parts.push({ type: 'image', image: await decodeImageBytes(bytes.get(p.ref.param)!, p.ref.param, ctx.imageLimits) });
       }
     }
     out.push({ role: m.role, content: parts });
@@ -91,9 +101,12 @@ export async function handleChat(raw: Request, ctx: ServeContext): Promise<Respo
   let slot: Slot | undefined;
   let handedOff = false;
   try {
-    // Admission first (cheap, synchronous); decoding happens while waiting for the model.
+    // Admission first (cheap, synchronous); image headers are checked while waiting, but pixels
+    // are decoded only once this request's turn has come, so queued requests hold no decoded images.
     slot = ctx.enter(entry, job.signal);
-    const messages = await resolveMessages(req, ctx, job.signal);
+    const bytes = await checkImages(req, ctx, job.signal);
+    if (bytes.size) await slot.ready;
+    const messages = await resolveMessages(req, ctx, job.signal, bytes);
     const opts: GenerationOptions = { ...req.gen, maxNewTokens: await tokenBudget(model, messages, req, ctx), signal: job.signal };
     if (req.stream) {
       handedOff = true; // the stream releases the slot and ends the job

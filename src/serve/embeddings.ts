@@ -4,7 +4,7 @@ import type { DecodedImage, EmbeddingModel } from '../api.js';
 import { readJsonBody } from './body.js';
 import { type ModelEntry, ServeContext } from './context.js';
 import { badRequest } from './errors.js';
-import { resolveImage } from './images.js';
+import { checkedImageBytes, decodeImageBytes } from './images.js';
 import { capEmbeddingText } from './text-caps.js';
 import { classifyResponse, embeddingsResponse, parseClassifyRequest, parseEmbeddingsRequest } from './openai.js';
 
@@ -16,7 +16,8 @@ function embeddingModel(entry: ModelEntry): EmbeddingModel {
 }
 
 /**
- * Runs `work` in the model's queue slot after `prepare` (image decoding) has run while waiting.
+ * Runs `work` in the model's queue slot after `prepare` (image bytes and header checks, no
+ * decoding) has run while waiting; `work` decodes, so queued requests hold no decoded pixels.
  * Embedding calls take no AbortSignal, so a disconnect only helps while the request is still queued.
  */
 async function inSlot<P, T>(
@@ -73,15 +74,17 @@ export async function handleEmbeddings(raw: Request, ctx: ServeContext): Promise
     ctx,
     entry,
     async (signal) => {
-      const images: DecodedImage[] = [];
+      const encoded: Array<{ bytes: Uint8Array; param: string }> = [];
       for (const input of req.inputs) {
         if (input.kind !== 'image') continue;
         signal.throwIfAborted();
-        images.push(await resolveImage(input.ref.url, input.ref.param, ctx.imageLimits));
+        encoded.push({ bytes: await checkedImageBytes(input.ref.url, input.ref.param, ctx.imageLimits), param: input.ref.param });
       }
-      return images;
+      return encoded;
     },
-    async (images) => {
+    async (encoded) => {
+      const images: DecodedImage[] = [];
+      for (const e of encoded) images.push(await decodeImageBytes(e.bytes, e.param, ctx.imageLimits));
       const texts = req.inputs.flatMap((i) => (i.kind === 'text' ? [capEmbeddingText(model, i.text, ctx.limits)] : []));
       const textVecs = texts.length ? await model.embedTexts(texts) : [];
       checkVectors(textVecs, texts.length, model.dimensions, 'embedTexts');
@@ -104,8 +107,8 @@ export async function handleClassify(raw: Request, ctx: ServeContext): Promise<R
     raw,
     ctx,
     entry,
-    () => resolveImage(req.image.url, req.image.param, ctx.imageLimits),
-    (image) => model.classify(image, req.labels),
+    () => checkedImageBytes(req.image.url, req.image.param, ctx.imageLimits),
+    async (bytes) => model.classify(await decodeImageBytes(bytes, req.image.param, ctx.imageLimits), req.labels),
   );
   return Response.json(classifyResponse(entry.name, scores));
 }

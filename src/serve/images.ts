@@ -75,8 +75,13 @@ export async function imageBytes(url: string, param: string, limits: ImageLimits
   throw badRequest(`${param}: unsupported image URL (expected data:image/...;base64,...)`, param, 'invalid_image_url');
 }
 
-/** Header check (format, pixel count) then decode; errors name the request field. */
-export async function decodeImageBytes(bytes: Uint8Array, param: string, limits: ImageLimits): Promise<DecodedImage> {
+function clientError(err: unknown, param: string): unknown {
+  if (err instanceof InputError) return badRequest(err.message, param, 'invalid_image');
+  return err;
+}
+
+/** Header check only (format, pixel count; no pixel decoded). Errors name the request field. */
+export async function checkImageHeader(bytes: Uint8Array, param: string, limits: ImageLimits): Promise<void> {
   try {
     const header = await readImageHeader(bytes, param);
     const pixels = header.width * header.height;
@@ -87,12 +92,31 @@ export async function decodeImageBytes(bytes: Uint8Array, param: string, limits:
         'image_too_large',
       );
     }
+  } catch (err) {
+    throw clientError(err, param);
+  }
+}
+
+/** Header check (format, pixel count) then decode; errors name the request field. */
+export async function decodeImageBytes(bytes: Uint8Array, param: string, limits: ImageLimits): Promise<DecodedImage> {
+  await checkImageHeader(bytes, param, limits);
+  try {
     return await decodeImage(bytes, { maxPixels: limits.maxPixels, name: param });
   } catch (err) {
     if (err instanceof ApiError) throw err;
-    if (err instanceof InputError) throw badRequest(err.message, param, 'invalid_image');
-    throw err;
+    throw clientError(err, param);
   }
+}
+
+/**
+ * An image URL's bytes with the header checked, but no pixel decoded: what a request holds while it
+ * waits in the queue (its encoded bytes are in the body already). Decoding waits for the request's
+ * turn (decodeImageBytes), so queued requests cost no decoded memory.
+ */
+export async function checkedImageBytes(url: string, param: string, limits: ImageLimits): Promise<Uint8Array> {
+  const bytes = await imageBytes(url, param, limits);
+  await checkImageHeader(bytes, param, limits);
+  return bytes;
 }
 
 export async function resolveImage(url: string, param: string, limits: ImageLimits): Promise<DecodedImage> {
