@@ -86,7 +86,7 @@ function shutdownError(): ApiError {
 }
 
 export async function handleChat(raw: Request, ctx: ServeContext): Promise<Response> {
-  const req = parseChatRequest(await readJsonBody(raw, ctx.limits.maxBodyBytes), ctx.limits);
+  const req = parseChatRequest(await readJsonBody(raw, ctx.limits.maxBodyBytes, ctx.limits.bodyTimeoutMs), ctx.limits);
   const entry = ctx.lookup(req.model);
   if (entry.model.kind !== 'chat') {
     throw badRequest(`model "${entry.name}" is not a chat model (${entry.model.kind}); use the endpoint for its kind (see /v1/models)`, 'model', 'wrong_model_kind');

@@ -25,6 +25,8 @@ Options:
   --max-images N           images per request (default ${DEFAULT_LIMITS.maxImagesPerRequest})
   --max-image-pixels N     width × height per image (default ${DEFAULT_LIMITS.maxImagePixels})
   --max-body-bytes N       request body size (default ${DEFAULT_LIMITS.maxBodyBytes})
+  --max-connections N      open connections at once (default ${DEFAULT_LIMITS.maxConnections})
+  --body-timeout-ms N      time to send a request body before a 408 (default ${DEFAULT_LIMITS.bodyTimeoutMs})
   -h, --help               show this help
 `;
 
@@ -54,6 +56,8 @@ const LIMIT_FLAGS: Record<string, keyof Limits> = {
   '--max-images': 'maxImagesPerRequest',
   '--max-image-pixels': 'maxImagePixels',
   '--max-body-bytes': 'maxBodyBytes',
+  '--max-connections': 'maxConnections',
+  '--body-timeout-ms': 'bodyTimeoutMs',
 };
 
 function parseInteger(flag: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {

@@ -52,7 +52,7 @@ function checkVectors(vectors: Float32Array[], expected: number, dims: number, w
 }
 
 export async function handleEmbeddings(raw: Request, ctx: ServeContext): Promise<Response> {
-  const req = parseEmbeddingsRequest(await readJsonBody(raw, ctx.limits.maxBodyBytes), ctx.limits);
+  const req = parseEmbeddingsRequest(await readJsonBody(raw, ctx.limits.maxBodyBytes, ctx.limits.bodyTimeoutMs), ctx.limits);
   const entry = ctx.lookup(req.model);
   const model = embeddingModel(entry);
   if (req.dimensions !== undefined && req.dimensions !== model.dimensions) {
@@ -100,7 +100,7 @@ export async function handleEmbeddings(raw: Request, ctx: ServeContext): Promise
 }
 
 export async function handleClassify(raw: Request, ctx: ServeContext): Promise<Response> {
-  const req = parseClassifyRequest(await readJsonBody(raw, ctx.limits.maxBodyBytes), ctx.limits);
+  const req = parseClassifyRequest(await readJsonBody(raw, ctx.limits.maxBodyBytes, ctx.limits.bodyTimeoutMs), ctx.limits);
   const entry = ctx.lookup(req.model);
   const model = embeddingModel(entry);
   const scores = await inSlot(

@@ -13,6 +13,7 @@ import { ServeContext } from './context.js';
 import { handleClassify, handleEmbeddings } from './embeddings.js';
 import { ApiError, toApiError } from './errors.js';
 import { type Limits, resolveLimits } from './limits.js';
+import { applyConnectionLimits, httpServerOptions } from './connections.js';
 import { requestGuard } from './guard.js';
 import { PAGE_HEADERS, loadPage } from './page.js';
 
@@ -198,7 +199,8 @@ export function createServer(opts: ServerOptions): TsvlmServer {
       if (server) return Promise.reject(new Error('tsvlm serve: listen() was already called'));
       boundHost = host;
       return new Promise<ListenInfo>((resolve, reject) => {
-        const s = serve({ fetch: app.fetch, hostname: host, port, overrideGlobalObjects: false }) as Server;
+        const s = serve({ fetch: app.fetch, hostname: host, port, overrideGlobalObjects: false, serverOptions: httpServerOptions(limits) }) as Server;
+        applyConnectionLimits(s, limits);
         server = s;
         s.once('error', (err: NodeJS.ErrnoException) => {
           server = undefined;
