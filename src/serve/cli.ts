@@ -198,6 +198,26 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
     await disposeAll();
     return 1;
   }
+  // Signal handlers go in before the port opens (a SIGTERM right after startup must not find the
+  // default action) and stay until shutdown has finished: a second signal during shutdown (an
+  // impatient Ctrl-C, a supervisor repeating SIGTERM) only logs, instead of killing the process
+  // halfway.
+  const signals = io.signals ?? ['SIGINT', 'SIGTERM'];
+  let requested = false;
+  let resolveStop!: () => void;
+  const stopRequested = new Promise<void>((r) => (resolveStop = r));
+  const onSignal = () => {
+    if (requested) return out('tsvlm serve: already shutting down');
+    requested = true;
+    resolveStop();
+  };
+  for (const sig of signals) process.on(sig, onSignal);
+  if (io.stop?.aborted) onSignal();
+  else io.stop?.addEventListener('abort', onSignal, { once: true });
+  const removeSignalHandlers = () => {
+    for (const sig of signals) process.off(sig, onSignal);
+    io.stop?.removeEventListener('abort', onSignal);
+  };
   let server: TsvlmServer;
   let info: ListenInfo;
   try {
@@ -212,6 +232,7 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
     });
     info = await server.listen(args.host, args.port);
   } catch (e) {
+    removeSignalHandlers();
     err(`tsvlm serve: ${(e as Error).message}`);
     await disposeAll();
     return 1;
@@ -220,20 +241,14 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
   if (!isLoopback(info.host)) out('tsvlm serve: warning: reachable from other machines' + (args.apiKey ? '' : ' and no --api-key is set'));
   io.onListening?.(info, server);
 
-  await new Promise<void>((resolveStop) => {
-    const signals = io.signals ?? ['SIGINT', 'SIGTERM'];
-    const stop = () => {
-      for (const s of signals) process.off(s, stop);
-      io.stop?.removeEventListener('abort', stop);
-      resolveStop();
-    };
-    for (const s of signals) process.on(s, stop);
-    if (io.stop?.aborted) stop();
-    else io.stop?.addEventListener('abort', stop, { once: true });
-  });
+  await stopRequested;
   out('tsvlm serve: shutting down (stopping generations in progress) ...');
-  await server.close();
-  await disposeAll();
+  try {
+    await server.close();
+    await disposeAll();
+  } finally {
+    removeSignalHandlers();
+  }
   out('tsvlm serve: stopped');
   return 0;
 }
