@@ -4,6 +4,7 @@
 import './ort-env.js';
 import * as ort from 'onnxruntime-node';
 import type { Graph } from './builder.js';
+import { guardRuns } from './weights-guard.js';
 import type { Device } from '../api.js';
 
 export { ort };
@@ -40,7 +41,7 @@ export async function createSession(graph: Graph, opts: SessionOptions = {}): Pr
     so.preferredOutputLocation = Object.fromEntries(opts.gpuOutputs.map((n) => [n, 'gpu-buffer'] as const));
   }
   try {
-    return await ort.InferenceSession.create(bytes, so);
+    return guardRuns(await ort.InferenceSession.create(bytes, so), graph.externalFiles);
   } catch (e) {
     throw new Error(`ONNX Runtime could not create the ${graph.name} session on ${device}: ${(e as Error).message}`);
   }
