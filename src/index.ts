@@ -11,6 +11,7 @@ export { SiglipEmbeddingModel } from './models/siglip.js';
 export { SailChatModel } from './models/sail.js';
 export { DecoderChatModel } from './models/causal-lm.js';
 export { builtinModelDir, BUILTIN_MODELS } from './builtin.js';
+export { loadModelInWorker } from './serve/worker-model.js';
 export { MODEL_REGISTRY, supportedModelsText, type ModelEntry, type CheckpointProbe } from './models/registry.js';
 
 /** The checkpoint types loadModel recognises (ids of the registry's entries). */
