@@ -2,6 +2,7 @@
 // an allowed name is refused; POST bodies must be JSON; a foreign Origin is refused unless CORS
 // allows it. Raw node:http requests, because fetch() cannot set Host.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseServeArgs } from '../../src/serve/cli.js';
 import { createServer, type TsvlmServer } from '../../src/serve/server.js';
 import { FakeChatModel, FakeEmbeddingModel } from '../helpers/fake-models.js';
 import { rawRequest } from '../helpers/http.js';
@@ -97,5 +98,13 @@ describe('serve: Host, content type and Origin checks', () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+describe('serve CLI flags for the guard and the connection limits', () => {
+  it('parses --allowed-hosts (comma-separated, repeatable), --max-connections and --body-timeout-ms', () => {
+    const a = parseServeArgs(['--model', '/m/a', '--allowed-hosts', 'a.lan, .b.example', '--allowed-hosts=c', '--max-connections', '9', '--body-timeout-ms=1500'], {});
+    expect(a.allowedHosts).toEqual(['a.lan', '.b.example', 'c']);
+    expect(a.limits).toMatchObject({ maxConnections: 9, bodyTimeoutMs: 1500 });
   });
 });
