@@ -4,6 +4,7 @@ import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import '../dist/graph/ort-env.js'; // ONNX Runtime telemetry off before the runtime loads
 import * as ort from 'onnxruntime-node';
 import { makeRng as rng } from '../dist/generate/sampler.js';
 

@@ -34,10 +34,11 @@ export interface LoadOptions {
    */
   imageTokenizer?: ImageTokenizer | string;
   /**
-   * Turns drawn images (embeddings from the image tokenizer) into pixels; without it a model that
-   * draws returns the codes of its images only.
+   * Turns drawn images (embeddings from the image tokenizer) into pixels: a renderer, or a
+   * diffusers folder (SEED v2: Stable unCLIP 2.1; v1: SD 1.x). Without it a model that draws
+   * returns the codes of its images only.
    */
-  imageRenderer?: ImageRenderer;
+  imageRenderer?: ImageRenderer | string;
   /** Called during long work (loading weights, building graphs, creating sessions). */
   onProgress?: (p: Progress) => void;
   /** Name under which the model is reported (defaults to the folder name). */

@@ -19,6 +19,7 @@ export { builtinModelDir, BUILTIN_MODELS } from './builtin.js';
 export { resolveModelRef } from './hub/resolve.js';
 export { pullModel, type PullOptions } from './hub/download.js';
 export { listCachedModels, hubCacheDir, type CachedModel } from './hub/cache.js';
+export { loadModelInWorker } from './serve/worker-model.js';
 export { MODEL_REGISTRY, supportedModelsText, type ModelEntry, type CheckpointProbe } from './models/registry.js';
 export { StableDiffusionPipeline } from './models/diffusion/pipeline_stable_diffusion.js';
 export { StableUnCLIPPipeline, type DiffusionImage } from './models/diffusion/pipeline_stable_unclip.js';

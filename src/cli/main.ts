@@ -271,7 +271,9 @@ async function cmdServe(argv: string[]): Promise<number> {
   // Without --model, serve the built-in chat and embedding models.
   const hasModel = argv.some((a) => a === '--model' || a.startsWith('--model=') || a === '-h' || a === '--help');
   const args = hasModel ? argv : ['--model', `${BUILTIN_MODELS.chat}=${builtinModelDir('chat')}`, '--model', `${BUILTIN_MODELS.embedding}=${builtinModelDir('embedding')}`, ...argv];
-  return runServe(args, (dir, opts) => loadModel(dir, opts));
+  // Each model on its own worker thread: tokenizing, decoding and ORT runs stay off the event loop.
+  const { loadModelInWorker } = await import('../serve/worker-model.js');
+  return runServe(args, (dir, opts) => loadModelInWorker(dir, opts));
 }
 
 function packageVersion(): string {

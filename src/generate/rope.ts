@@ -1,5 +1,7 @@
 // RoPE tables computed in TypeScript with float32 rounding at each step, as transformers does
 // (inv_freq, angle = inv_freq·position and cos/sin are float32 tensors there).
+import { CheckpointError } from '../io/checkpoint.js';
+
 const fr = Math.fround;
 
 export interface RopeConfig {
@@ -19,13 +21,20 @@ export function parseRopeConfig(cfg: Record<string, any>, headDim: number): Rope
   if (!['default', 'linear', 'dynamic'].includes(type)) {
     throw new Error(`config.json: rope type ${JSON.stringify(type)} is not supported (default, linear, dynamic are)`);
   }
-  return {
-    theta: Number(p.rope_theta ?? cfg.rope_theta ?? 10000),
-    headDim,
-    type,
-    factor: Number(p.factor ?? legacy.factor ?? 1),
-    maxPositions: Number(cfg.max_position_embeddings ?? 2048),
+  const theta = p.rope_theta ?? cfg.rope_theta ?? 10000;
+  const factor = p.factor ?? legacy.factor ?? 1;
+  const maxPositions = cfg.max_position_embeddings ?? 2048;
+  // Numbers only, finite and positive: a string or 0 would make every angle NaN or constant.
+  const check = (v: unknown, key: string, integer = false) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 1e15 || (integer && !Number.isInteger(v))) {
+      throw new CheckpointError(`config.json: ${key} is ${JSON.stringify(v)}; expected a positive ${integer ? 'integer' : 'number'}`);
+    }
   };
+  check(theta, p.rope_theta !== undefined ? 'rope_parameters.rope_theta' : 'rope_theta');
+  check(factor, p.factor !== undefined ? 'rope_parameters.factor' : 'rope_scaling.factor');
+  check(maxPositions, 'max_position_embeddings', true);
+  if (!Number.isInteger(headDim) || headDim < 2 || headDim % 2 !== 0) throw new CheckpointError(`config.json: head_dim ${headDim} must be an even integer for RoPE`);
+  return { theta, headDim, type, factor, maxPositions };
 }
 
 /** inv_freq[k] = 1 / θ^(2k/d) (float32), adjusted for linear/dynamic scaling. */

@@ -64,6 +64,8 @@ export class Graph {
   externalFolder: string | undefined;
   /** Bytes of weights referenced as external data. */
   externalBytes = 0;
+  /** The files external data is read from (sessions check them before each run: weights-guard.ts). */
+  readonly externalFiles = new Set<string>();
 
   constructor(readonly name: string, readonly opset = 21) {}
 
@@ -135,6 +137,7 @@ export class Graph {
       ],
     });
     this.externalBytes += length;
+    this.externalFiles.add(info.file);
     return new Value(this, name);
   }
 

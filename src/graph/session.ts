@@ -1,8 +1,11 @@
 // ONNX Runtime sessions over graphs built in memory; external weights are memory-mapped from the
 // checkpoint folder (see ort-facts.md: the folder is given by a session config key).
+// First: switches ONNX Runtime's telemetry off before its native library loads.
+import './ort-env.js';
 import * as ort from 'onnxruntime-node';
 import { Graph } from './builder.js';
 import { currentProgress, tracked } from '../generate/progress.js';
+import { guardRuns } from './weights-guard.js';
 import type { Device } from '../api.js';
 
 export { ort };
@@ -41,7 +44,7 @@ export async function createSession(graph: Graph, opts: SessionOptions = {}): Pr
   }
   try {
     const mb = graph.externalBytes ? ` (${(graph.externalBytes / 2 ** 20).toFixed(graph.externalBytes < 10 * 2 ** 20 ? 1 : 0)} MiB of weights)` : '';
-    return await tracked(currentProgress(), { stage: 'session', total: 1, message: `creating ${graph.name}${mb}` }, () => ort.InferenceSession.create(bytes, so));
+    return guardRuns(await tracked(currentProgress(), { stage: 'session', total: 1, message: `creating ${graph.name}${mb}` }, () => ort.InferenceSession.create(bytes, so)), graph.externalFiles);
   } catch (e) {
     const msg = (e as Error).message;
     if (device === 'webgpu' && NO_ADAPTER.test(msg)) throw new Error(NO_ADAPTER_TEXT);

@@ -1,9 +1,10 @@
 // A Hugging Face model folder: config.json, model.safetensors or a sharded
 // model.safetensors.index.json (or the PyTorch pytorch_model.bin equivalents), tokenizer and
 // generation files. Only headers (and a .pt's data.pkl) are read here.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import type { WeightSettings } from '../quant/plan.js';
+import { MAX_CONFIG_BYTES, readRegularTextFile } from './files.js';
 import { SafetensorsFile, type TensorInfo, readRange, toFloat32, bytesToTyped, type TypedArray } from './safetensors.js';
 import { PytorchFile, detectWeightsFormat } from './pytorch.js';
 
@@ -78,17 +79,18 @@ export class WeightStore {
   }
 
   private addIndex(dir: string, index: string): void {
-    let map: Record<string, string>;
-    try {
-      map = JSON.parse(readFileSync(index, 'utf8')).weight_map;
-    } catch (e) {
-      throw new CheckpointError(`${index}: not valid JSON (${(e as Error).message})`);
+    const map = readJsonFile(index)?.weight_map as Record<string, unknown> | undefined;
+    if (!map || typeof map !== 'object' || Array.isArray(map)) throw new CheckpointError(`${index}: no weight_map object`);
+    for (const [name, shard] of Object.entries(map)) {
+      // A shard is a file name inside the folder: never a number, a path or "..".
+      if (typeof shard !== 'string' || !shard || shard !== basename(shard) || shard === '..' || shard === '.') {
+        throw new CheckpointError(`${index}: weight_map["${name}"] is ${JSON.stringify(shard)}, not the file name of a shard in the folder`);
+      }
     }
-    if (!map || typeof map !== 'object') throw new CheckpointError(`${index}: no weight_map`);
-    const shards = [...new Set(Object.values(map))];
+    const shards = [...new Set(Object.values(map) as string[])];
     for (const shard of shards) {
       const p = join(dir, shard);
-      if (typeof shard !== 'string' || shard.includes('..') || !existsSync(p)) throw new CheckpointError(`${index} names shard ${shard}, which is missing from ${dir}`);
+      if (!existsSync(p)) throw new CheckpointError(`${index} names shard ${shard}, which is missing from ${dir}`);
       this.add(openWeightsFile(p));
     }
     for (const [name, shard] of Object.entries(map)) {
@@ -128,6 +130,28 @@ export class WeightStore {
     }
   }
 
+  /**
+   * Checks that the checkpoint has exactly `count` layers under `prefix` (tensors named
+   * `${prefix}.<i>.…`, i = 0..count-1): a config that claims fewer layers would silently drop
+   * weights, one that claims more would fail late or hang.
+   */
+  expectLayerCount(prefix: string, count: number, configKey: string): void {
+    const head = `${prefix}.`;
+    const seen = new Set<number>();
+    for (const name of this.tensors.keys()) {
+      if (!name.startsWith(head)) continue;
+      const m = /^(\d+)\./.exec(name.slice(head.length));
+      if (m) seen.add(Number(m[1]));
+    }
+    let have = 0;
+    while (seen.has(have)) have++;
+    if (have !== count || seen.size !== count) {
+      throw new CheckpointError(
+        `config.json: ${configKey} is ${count} but the checkpoint has ${seen.size === have ? have : `${seen.size} (not numbered 0..${seen.size - 1})`} layers under ${prefix}`,
+      );
+    }
+  }
+
   readFloat32(name: string): Float32Array {
     const t = this.get(name);
     return toFloat32(readRange(t), t.dtype);
@@ -148,14 +172,30 @@ export interface ModelFolder {
   tokenizerConfig?: Record<string, any>;
 }
 
-function readJsonIfExists(path: string): Record<string, any> | undefined {
+/**
+ * A JSON object file of a checkpoint folder, or undefined when absent. Refuses non-regular files
+ * (a FIFO or /dev/zero would hang or exhaust memory), files over MAX_CONFIG_BYTES, and JSON that is
+ * not an object, naming the file.
+ */
+export function readJsonFile(path: string): Record<string, any> | undefined {
   if (!existsSync(path)) return undefined;
+  let text: string;
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    text = readRegularTextFile(path, MAX_CONFIG_BYTES);
+  } catch (e) {
+    throw new CheckpointError((e as Error).message);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
   } catch (e) {
     throw new CheckpointError(`${path}: not valid JSON (${(e as Error).message})`);
   }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CheckpointError(`${path}: expected a JSON object`);
+  return v as Record<string, any>;
 }
+
+const readJsonIfExists = readJsonFile;
 
 export function openModelFolder(dirIn: string): ModelFolder {
   const dir = resolve(dirIn);
@@ -179,3 +219,46 @@ export function configNumber(cfg: Record<string, any>, key: string, what: string
   if (v === undefined && fallback !== undefined) return fallback;
   throw new CheckpointError(`config.json: ${key} ${v === undefined ? 'missing' : `is ${JSON.stringify(v)}, not a number`} (expected ${what})`);
 }
+
+export interface IntRange {
+  min?: number;
+  max: number;
+}
+
+function describeValue(v: unknown): string {
+  return v === undefined ? 'missing' : `${JSON.stringify(v)}`;
+}
+
+/**
+ * A required (or defaulted) integer config field in [min, max] (min defaults to 1). `key` may be a
+ * dotted path for nested sections ("vision_config.hidden_size"), looked up in `cfg` by its last part.
+ */
+export function configInt(cfg: Record<string, any>, key: string, what: string, range: IntRange, fallback?: number): number {
+  const field = key.slice(key.lastIndexOf('.') + 1);
+  const v = Object.hasOwn(cfg, field) && cfg[field] !== null ? cfg[field] : undefined;
+  const min = range.min ?? 1;
+  const value = v === undefined ? fallback : v;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= range.max) return value;
+  const got = v === undefined && fallback !== undefined ? `${fallback} (derived)` : describeValue(v);
+  throw new CheckpointError(`config.json: ${key} is ${got}; expected an integer from ${min} to ${range.max} (${what})`);
+}
+
+/** A required (or defaulted) finite float config field with min < value <= max. */
+export function configFloat(cfg: Record<string, any>, key: string, what: string, range: { min: number; max: number }, fallback?: number): number {
+  const field = key.slice(key.lastIndexOf('.') + 1);
+  const v = Object.hasOwn(cfg, field) && cfg[field] !== null ? cfg[field] : undefined;
+  const value = v === undefined ? fallback : v;
+  if (typeof value === 'number' && Number.isFinite(value) && value > range.min && value <= range.max) return value;
+  throw new CheckpointError(`config.json: ${key} is ${describeValue(v)}; expected a number > ${range.min} and <= ${range.max} (${what})`);
+}
+
+/** Bounds for config fields: far above any real checkpoint, low enough that a typo cannot hang a load. */
+export const CONFIG_BOUNDS = {
+  layers: 1024,
+  hidden: 1 << 17,
+  heads: 4096,
+  intermediate: 1 << 20,
+  vocab: 1 << 24,
+  positions: 1 << 24,
+  imageSize: 1 << 14,
+} as const;

@@ -2,6 +2,7 @@
 // safetensors: data.pkl is unpickled by the restricted unpickler (torch-pickle.ts) and every tensor
 // becomes a TensorInfo — a byte range inside the archive, where torch.save stores each storage
 // uncompressed — so graphs memory-map the weights from the .pt file itself, with no second copy.
+import { openRegularFile } from './files.js';
 import { closeSync, openSync, readSync, realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { DTYPE_BYTES, numel, type TensorInfo } from './safetensors.js';
@@ -20,7 +21,8 @@ export type WeightsFormat = 'safetensors' | 'pytorch-zip' | 'pytorch-legacy' | '
 /** Recognises a weights file by its first bytes (never by its extension). */
 export function detectWeightsFormat(path: string): WeightsFormat {
   const head = Buffer.alloc(16);
-  const fd = openSync(path, 'r');
+  // Regular files only (a FIFO or device would block or never end): refused with a clear error.
+  const { fd } = openRegularFile(path, basename(path));
   let n: number;
   try {
     n = readSync(fd, head, 0, 16, 0);

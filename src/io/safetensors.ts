@@ -1,7 +1,8 @@
 // Safetensors reader: validates the header against the file, then reads single tensors by byte
 // range (never a whole multi-GB file into one buffer). Format: u64 LE header length N, N bytes of
 // JSON {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?}, then the data block.
-import { openSync, closeSync, fstatSync, readSync, realpathSync, writeSync } from 'node:fs';
+import { openSync, closeSync, readSync, realpathSync, statSync, writeSync } from 'node:fs';
+import { FileKindError, openRegularFile } from './files.js';
 import { basename } from 'node:path';
 
 export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
@@ -41,7 +42,13 @@ export class SafetensorsFile {
   readonly tensors = new Map<string, TensorInfo>();
   metadata: Record<string, string> = {};
 
-  private constructor(readonly path: string, readonly realPath: string, readonly size: number) {}
+  private constructor(
+    readonly path: string,
+    readonly realPath: string,
+    /** Size and modification time when the header was read (see checkUnchanged). */
+    readonly size: number,
+    readonly mtimeMs: number,
+  ) {}
 
   /** Opens and validates the header; no tensor data is read. */
   static open(path: string): SafetensorsFile {
@@ -51,10 +58,15 @@ export class SafetensorsFile {
     } catch {
       throw new SafetensorsError(path, `file not found (${path})`);
     }
-    const fd = openSync(real, 'r');
+    let fd: number, size: number, mtimeMs: number;
     try {
-      const size = fstatSync(fd).size;
-      const file = new SafetensorsFile(path, real, size);
+      ({ fd, size, mtimeMs } = openRegularFile(real, basename(path)));
+    } catch (e) {
+      if (e instanceof FileKindError) throw new SafetensorsError(path, e.message.replace(/^[^:]*: /, ''));
+      throw new SafetensorsError(path, `cannot open (${(e as Error).message})`);
+    }
+    try {
+      const file = new SafetensorsFile(path, real, size, mtimeMs);
       if (size < 8) throw new SafetensorsError(path, `file is ${size} bytes, too short for a safetensors header`);
       const lenBuf = Buffer.alloc(8);
       readSync(fd, lenBuf, 0, 8, 0);
@@ -73,8 +85,11 @@ export class SafetensorsFile {
       if (typeof header !== 'object' || header === null || Array.isArray(header)) {
         throw new SafetensorsError(path, 'header is not a JSON object');
       }
+      if (headerBuf[0] !== 0x7b) throw new SafetensorsError(path, 'header does not start with "{": not a safetensors file, or a wrong header length');
       const dataStart = 8 + headerLen;
       const dataLen = size - dataStart;
+      // [begin, end, name] of every tensor: checked below to tile the data block exactly.
+      const ranges: Array<[number, number, string]> = [];
       for (const [name, raw] of Object.entries(header)) {
         if (name === '__metadata__') {
           file.metadata = (raw ?? {}) as Record<string, string>;
@@ -101,11 +116,33 @@ export class SafetensorsFile {
         if (end - begin !== want) {
           throw new SafetensorsError(path, `tensor ${name}: ${end - begin} bytes but shape [${shape}] × ${dtype} needs ${want}`);
         }
+        ranges.push([begin, end, name]);
         file.tensors.set(name, { name, dtype, shape, file: real, offset: dataStart + begin, length: want });
       }
+      checkTiling(path, ranges, dataLen);
       return file;
     } finally {
       closeSync(fd);
+    }
+  }
+
+  /**
+   * Throws when the file's size or modification time differs from when its header was read: the
+   * weights are memory-mapped, and a file truncated under a running process kills it with SIGBUS
+   * on the next access. Replace checkpoints by renaming a new file into place instead.
+   */
+  checkUnchanged(): void {
+    let st;
+    try {
+      st = statSync(this.realPath);
+    } catch {
+      throw new SafetensorsError(this.path, 'the file was removed after loading; restart with the new checkpoint');
+    }
+    if (st.size !== this.size || st.mtimeMs !== this.mtimeMs) {
+      throw new SafetensorsError(
+        this.path,
+        `the file changed after loading (size ${this.size} → ${st.size} bytes); replace checkpoints by renaming a new file into place, then restart`,
+      );
     }
   }
 
@@ -114,6 +151,30 @@ export class SafetensorsFile {
     const t = this.tensors.get(name);
     if (!t) throw new SafetensorsError(this.path, `no tensor named ${name}`);
     return readRange(t);
+  }
+}
+
+/**
+ * The data block must be covered exactly once: sorted by start, the first tensor starts at 0, each
+ * starts where the previous ended, the last ends at the end of the file (as the safetensors format
+ * requires). Overlapping, shifted or gapped offsets, and a header length that is off by a few
+ * bytes, all fail here instead of loading as garbage.
+ */
+function checkTiling(path: string, ranges: Array<[number, number, string]>, dataLen: number): void {
+  ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let at = 0;
+  for (const [begin, end, name] of ranges) {
+    if (begin !== at) {
+      const why = begin < at ? `overlaps the tensor before it (which ends at ${at})` : `leaves a gap of ${begin - at} bytes after offset ${at}`;
+      throw new SafetensorsError(path, `tensor ${name}: data_offsets [${begin}, ${end}] ${why}; the offsets must tile the data block exactly`);
+    }
+    at = end;
+  }
+  if (at !== dataLen) {
+    throw new SafetensorsError(
+      path,
+      `the tensors cover ${at} bytes but the data block after the header is ${dataLen} bytes: wrong header length, truncated or padded file`,
+    );
   }
 }
 

@@ -1,9 +1,9 @@
 // What a model file exports to be found by `loadModel`: how it recognises its checkpoint folders
 // and how it loads them (the table itself is registry.ts).
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { LoadOptions, Model } from '../api.js';
-import { CheckpointError, openModelFolder, WeightStore, type ModelFolder } from '../io/checkpoint.js';
+import { CheckpointError, openModelFolder, readJsonFile, WeightStore, type ModelFolder } from '../io/checkpoint.js';
 import { weightSettings } from '../quant/plan.js';
 
 /** What a loader may look at to recognise a checkpoint folder, before any weight is read. */
@@ -28,17 +28,7 @@ export interface ModelEntry {
   load(p: CheckpointProbe, opts: LoadOptions): Promise<Model>;
 }
 
-function readJson(path: string): Record<string, any> | undefined {
-  if (!existsSync(path)) return undefined;
-  let v: unknown;
-  try {
-    v = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new CheckpointError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CheckpointError(`${path}: expected a JSON object`);
-  return v as Record<string, any>;
-}
+const readJson = readJsonFile;
 
 export function probeCheckpoint(dirIn: string): CheckpointProbe {
   const dir = resolve(dirIn);

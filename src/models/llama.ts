@@ -1,6 +1,6 @@
 // LLaMA decoder (LlamaForCausalLM): RMSNorm, RoPE, GQA, SwiGLU; optional attention/mlp biases.
 // Matches transformers' modeling_llama.py.
-import { CheckpointError, configNumber, type WeightStore } from '../io/checkpoint.js';
+import { CheckpointError, CONFIG_BOUNDS as B, configFloat, configInt, type WeightStore } from '../io/checkpoint.js';
 import type { DecoderSpec } from '../nn/decoder.js';
 import { parseRopeConfig, type RopeConfig } from '../generate/rope.js';
 
@@ -22,19 +22,31 @@ export function eosList(v: unknown): number[] {
 
 /** Shape fields every Llama-family config shares (names are the caller's). */
 export function decoderDims(cfg: Record<string, any>, what: string): Omit<DecoderSpec, 'names'> {
-  const hidden = configNumber(cfg, 'hidden_size', what);
-  const heads = configNumber(cfg, 'num_attention_heads', what);
+  // Every number bounded: a zero, negative, fractional or huge value fails here with the field's
+  // name instead of producing NaN or hanging the graph build.
+  const hidden = configInt(cfg, 'hidden_size', what, { max: B.hidden });
+  const heads = configInt(cfg, 'num_attention_heads', what, { max: B.heads });
+  const kvHeads = configInt(cfg, 'num_key_value_heads', what, { max: heads }, heads);
+  if (heads % kvHeads !== 0) {
+    throw new CheckpointError(`config.json: num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads} (${what})`);
+  }
   return {
     hiddenSize: hidden,
-    numLayers: configNumber(cfg, 'num_hidden_layers', what),
+    numLayers: configInt(cfg, 'num_hidden_layers', what, { max: B.layers }),
     numHeads: heads,
-    numKvHeads: configNumber(cfg, 'num_key_value_heads', what, heads),
-    headDim: configNumber(cfg, 'head_dim', what, hidden / heads),
-    intermediateSize: configNumber(cfg, 'intermediate_size', what),
-    vocabSize: configNumber(cfg, 'vocab_size', what),
-    rmsNormEps: configNumber(cfg, 'rms_norm_eps', what, 1e-6),
+    numKvHeads: kvHeads,
+    headDim: configInt(cfg, 'head_dim', what, { min: 2, max: B.hidden }, hidden / heads),
+    intermediateSize: configInt(cfg, 'intermediate_size', what, { max: B.intermediate }),
+    vocabSize: configInt(cfg, 'vocab_size', what, { max: B.vocab }),
+    rmsNormEps: configFloat(cfg, 'rms_norm_eps', what, { min: 0, max: 1 }, 1e-6),
     hiddenAct: cfg.hidden_act ?? 'silu',
   };
+}
+
+/** sliding_window for the models that have one: null/absent → off; otherwise a positive integer. */
+export function slidingWindowOf(cfg: Record<string, any>, what: string): { slidingWindow?: number } {
+  if (cfg.sliding_window === undefined || cfg.sliding_window === null) return {};
+  return { slidingWindow: configInt(cfg, 'sliding_window', what, { max: B.positions }) };
 }
 
 /** Token ids, RoPE and context length from config.json, around a spec. */
@@ -45,7 +57,7 @@ export function decoderConfig(cfg: Record<string, any>, spec: DecoderSpec, what:
     bosTokenId: typeof cfg.bos_token_id === 'number' ? cfg.bos_token_id : undefined,
     eosTokenIds: eosList(cfg.eos_token_id),
     padTokenId: typeof cfg.pad_token_id === 'number' ? cfg.pad_token_id : undefined,
-    maxPositions: configNumber(cfg, 'max_position_embeddings', what, 4096),
+    maxPositions: configInt(cfg, 'max_position_embeddings', what, { max: B.positions }, 4096),
   };
 }
 

@@ -1,11 +1,11 @@
 // Qwen2 decoder (Qwen2ForCausalLM): Llama layout with q/k/v biases, usually tied embeddings,
 // sliding window only when use_sliding_window is set. Matches transformers' modeling_qwen2.py.
 import type { WeightStore } from '../io/checkpoint.js';
-import { parseLlamaLike, type DecoderConfig } from './llama.js';
+import { parseLlamaLike, slidingWindowOf, type DecoderConfig } from './llama.js';
 
 export function parseQwen2Config(cfg: Record<string, any>, store: WeightStore): DecoderConfig {
-  const c = parseLlamaLike(cfg, store, 'a Qwen2 checkpoint');
+  const what = 'a Qwen2 checkpoint';
+  const c = parseLlamaLike(cfg, store, what);
   // Biases are picked up from the checkpoint (linear() uses `.bias` when present).
-  if (cfg.use_sliding_window === true && typeof cfg.sliding_window === 'number') c.slidingWindow = cfg.sliding_window;
-  return c;
+  return cfg.use_sliding_window === true ? Object.assign(c, slidingWindowOf(cfg, what)) : c;
 }

@@ -3,7 +3,7 @@
 import { Graph } from '../graph/builder.js';
 import { GraphWeights } from '../nn/weights.js';
 import { linear } from '../nn/layers.js';
-import { CheckpointError, type WeightStore } from '../io/checkpoint.js';
+import { CheckpointError, configInt, type WeightStore } from '../io/checkpoint.js';
 import { parseMistralConfig } from './mistral.js';
 import type { DecoderConfig } from './llama.js';
 import { mropeTables, invFreq, type RopeConfig } from '../generate/rope.js';
@@ -44,7 +44,7 @@ export function parseSailConfig(cfg: Record<string, any>, store: WeightStore): S
     vis_frm_tok_id: '<vframe_sep>', vis_end_tok_id: '</vision>', vis_cls_tok_id: '<|vis_cls|>',
   };
   for (const [k, tok] of Object.entries(legacy)) if (typeof cfg[k] === 'number') (ids as Record<string, number>)[tok] = cfg[k];
-  const p = cfg.vision_patch_size;
+  const p = configInt(cfg, 'vision_patch_size', 'a SAIL checkpoint', { max: 1024 });
   store.expect({ 'model.vis_embed.weight': [dec.spec.hiddenSize, 3 * p * p] });
   return { ...dec, patchSize: p, visionTokenIds: ids };
 }

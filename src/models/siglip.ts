@@ -3,8 +3,8 @@
 import type { Graph, Value } from '../graph/builder.js';
 import { Graph as GraphClass } from '../graph/builder.js';
 import { GraphWeights } from '../nn/weights.js';
-import { activation, flatten2d, layerNorm, linear, reshapeLead } from '../nn/layers.js';
-import { CheckpointError, configNumber, type ModelFolder, type WeightStore } from '../io/checkpoint.js';
+import { activation, flatten2d, layerNorm, linear, linearOf, reshapeLead } from '../nn/layers.js';
+import { CheckpointError, CONFIG_BOUNDS as B, configFloat, configInt, type ModelFolder, type WeightStore } from '../io/checkpoint.js';
 import type { EmbeddingModel, ImageInput, LabelScore, LoadOptions, ModelInfo } from '../api.js';
 import { InputError } from '../api.js';
 import { createSession, f32Tensor, i64Tensor, type ort } from '../graph/session.js';
@@ -39,13 +39,17 @@ export interface SiglipConfig {
   text: SiglipTextConfig;
 }
 
-function tower(c: Record<string, any>, what: string): SiglipTowerConfig {
+function tower(c: Record<string, any>, section: string, what: string): SiglipTowerConfig {
+  const k = (key: string) => `${section}.${key}`;
+  const hidden = configInt(c, k('hidden_size'), what, { max: B.hidden }, 768);
+  const heads = configInt(c, k('num_attention_heads'), what, { max: B.heads }, 12);
+  if (hidden % heads !== 0) throw new CheckpointError(`config.json: ${k('hidden_size')} ${hidden} is not a multiple of num_attention_heads ${heads} (${what})`);
   return {
-    hidden_size: configNumber(c, 'hidden_size', what, 768),
-    intermediate_size: configNumber(c, 'intermediate_size', what, 3072),
-    num_hidden_layers: configNumber(c, 'num_hidden_layers', what, 12),
-    num_attention_heads: configNumber(c, 'num_attention_heads', what, 12),
-    layer_norm_eps: configNumber(c, 'layer_norm_eps', what, 1e-6),
+    hidden_size: hidden,
+    intermediate_size: configInt(c, k('intermediate_size'), what, { max: B.intermediate }, 3072),
+    num_hidden_layers: configInt(c, k('num_hidden_layers'), what, { max: B.layers }, 12),
+    num_attention_heads: heads,
+    layer_norm_eps: configFloat(c, k('layer_norm_eps'), what, { min: 0, max: 1 }, 1e-6),
     hidden_act: typeof c.hidden_act === 'string' ? c.hidden_act : 'gelu_pytorch_tanh',
   };
 }
@@ -55,23 +59,29 @@ export function parseSiglipConfig(cfg: Record<string, any>): SiglipConfig {
   if (cfg.model_type !== 'siglip') {
     throw new CheckpointError(`config.json: model_type is ${JSON.stringify(cfg.model_type)}, expected "siglip"`);
   }
-  const v = cfg.vision_config ?? {};
-  const t = cfg.text_config ?? {};
+  const section = (key: string): Record<string, any> => {
+    const c = cfg[key] ?? {};
+    if (typeof c !== 'object' || Array.isArray(c)) throw new CheckpointError(`config.json: ${key} is ${JSON.stringify(c)}, not an object (${what})`);
+    return c;
+  };
   const what = 'a SigLIP checkpoint';
+  const v = section('vision_config');
+  const t = section('text_config');
+  const textTower = tower(t, 'text_config', what);
   const text: SiglipTextConfig = {
-    ...tower(t, what),
-    vocab_size: configNumber(t, 'vocab_size', what, 32000),
-    max_position_embeddings: configNumber(t, 'max_position_embeddings', what, 64),
-    projection_size: configNumber(t, 'projection_size', what, t.hidden_size ?? 768),
+    ...textTower,
+    vocab_size: configInt(t, 'text_config.vocab_size', what, { max: B.vocab }, 32000),
+    max_position_embeddings: configInt(t, 'text_config.max_position_embeddings', what, { max: B.positions }, 64),
+    projection_size: configInt(t, 'text_config.projection_size', what, { max: B.hidden }, textTower.hidden_size),
     pad_token_id: t.pad_token_id ?? undefined,
     eos_token_id: t.eos_token_id ?? undefined,
   };
   return {
     vision: {
-      ...tower(v, what),
-      image_size: configNumber(v, 'image_size', what, 224),
-      patch_size: configNumber(v, 'patch_size', what, 16),
-      num_channels: configNumber(v, 'num_channels', what, 3),
+      ...tower(v, 'vision_config', what),
+      image_size: configInt(v, 'vision_config.image_size', what, { max: B.imageSize }, 224),
+      patch_size: configInt(v, 'vision_config.patch_size', what, { max: B.imageSize }, 16),
+      num_channels: configInt(v, 'vision_config.num_channels', what, { max: 4 }, 3),
     },
     text,
   };
@@ -81,6 +91,7 @@ export function parseSiglipConfig(cfg: Record<string, any>): SiglipConfig {
 function encoder(w: GraphWeights, x: Value, bs: Value, prefix: string, c: SiglipTowerConfig, hidden?: Value[]): Value {
   const g = x.graph;
   const D = c.hidden_size;
+  w.store.expectLayerCount(`${prefix}.layers`, c.num_hidden_layers, `${prefix.startsWith('vision') ? 'vision' : 'text'}_config.num_hidden_layers`);
   for (let i = 0; i < c.num_hidden_layers; i++) {
     const p = `${prefix}.layers.${i}`;
     const h = layerNorm(w, x, `${p}.layer_norm1`, c.layer_norm_eps);

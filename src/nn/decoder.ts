@@ -68,6 +68,10 @@ export interface DecoderGraphOptions {
 
 /** Checks the checkpoint against the spec (names and shapes) with one clear error. */
 export function expectDecoderWeights(store: WeightStore, s: DecoderSpec, head: 'logits' | 'none' = 'logits'): void {
+  // Layer count first: the layers prefix is where layer 0's input norm lives ("model.layers").
+  const norm0 = s.names.layer(0).inputNorm;
+  const layersPrefix = norm0.slice(0, norm0.indexOf('.0.'));
+  if (layersPrefix) store.expectLayerCount(layersPrefix, s.numLayers, 'num_hidden_layers');
   const D = s.hiddenSize, hd = s.headDim;
   const shapes: Record<string, number[]> = head === 'none' ? {} : {
     [s.names.embed]: [s.vocabSize, D],

@@ -5,7 +5,7 @@ import type { ChatMessage, ChatModel, ChatPart, GenerationOptions, GenerationRes
 import { readJsonBody } from './body.js';
 import { type Job, type ModelEntry, ServeContext } from './context.js';
 import { ApiError, badRequest, toApiError } from './errors.js';
-import { resolveImage } from './images.js';
+import { checkedImageBytes, decodeImageBytes } from './images.js';
 import {
   type ChatRequest,
   chatChunk,
@@ -19,9 +19,20 @@ import {
   usageOf,
 } from './openai.js';
 import type { Slot } from './queue.js';
+import { checkChatChars } from './text-caps.js';
+
+/** Every image's bytes, header-checked (no decoding): cheap, done while the request waits. */
+async function checkImages(req: ChatRequest, ctx: ServeContext, signal: AbortSignal): Promise<Map<string, Uint8Array>> {
+  const bytes = new Map<string, Uint8Array>();
+  for (const ref of req.images) {
+    signal.throwIfAborted();
+    bytes.set(ref.param, await checkedImageBytes(ref.url, ref.param, ctx.imageLimits));
+  }
+  return bytes;
+}
 
 /** Decodes images one at a time (bounded memory) and builds the engine's message list. */
-async function resolveMessages(req: ChatRequest, ctx: ServeContext, signal: AbortSignal): Promise<ChatMessage[]> {
+async function resolveMessages(req: ChatRequest, ctx: ServeContext, signal: AbortSignal, bytes: Map<string, Uint8Array>): Promise<ChatMessage[]> {
   const out: ChatMessage[] = [];
   for (const m of req.messages) {
     if (typeof m.content === 'string') {
@@ -34,7 +45,7 @@ async function resolveMessages(req: ChatRequest, ctx: ServeContext, signal: Abor
       else if (p.codes) parts.push({ type: 'image', image: new Uint8Array(), codes: p.codes });
       else {
         signal.throwIfAborted();
-        parts.push({ type: 'image', image: await resolveImage(p.ref!.url, p.ref!.param, ctx.imageLimits) });
+        parts.push({ type: 'image', image: await decodeImageBytes(bytes.get(p.ref!.param)!, p.ref!.param, ctx.imageLimits) });
       }
     }
     out.push({ role: m.role, content: parts });
@@ -87,7 +98,7 @@ function shutdownError(): ApiError {
 }
 
 export async function handleChat(raw: Request, ctx: ServeContext): Promise<Response> {
-  const req = parseChatRequest(await readJsonBody(raw, ctx.limits.maxBodyBytes), ctx.limits);
+  const req = parseChatRequest(await readJsonBody(raw, ctx.limits.maxBodyBytes, ctx.limits.bodyTimeoutMs), ctx.limits);
   const entry = ctx.lookup(req.model);
   if (entry.model.kind !== 'chat') {
     throw badRequest(`model "${entry.name}" is not a chat model (${entry.model.kind}); use the endpoint for its kind (see /v1/models)`, 'model', 'wrong_model_kind');
@@ -97,13 +108,17 @@ export async function handleChat(raw: Request, ctx: ServeContext): Promise<Respo
   if (req.images.length > maxImages) {
     throw badRequest(`the request has ${req.images.length} images; at most ${maxImages} are allowed`, 'messages', 'too_many_images');
   }
+  checkChatChars(model, req.messages, ctx.limits);
   const job = ctx.begin(raw.signal);
   let slot: Slot | undefined;
   let handedOff = false;
   try {
-    // Admission first (cheap, synchronous); decoding happens while waiting for the model.
+    // Admission first (cheap, synchronous); image headers are checked while waiting, but pixels
+    // are decoded only once this request's turn has come, so queued requests hold no decoded images.
     slot = ctx.enter(entry, job.signal);
-    const messages = await resolveMessages(req, ctx, job.signal);
+    const bytes = await checkImages(req, ctx, job.signal);
+    if (bytes.size) await slot.ready;
+    const messages = await resolveMessages(req, ctx, job.signal, bytes);
     const opts: GenerationOptions = { ...req.gen, ...drawingChecks(model, req, ctx), maxNewTokens: await tokenBudget(model, messages, req, ctx), signal: job.signal };
     if (req.stream) {
       handedOff = true; // the stream releases the slot and ends the job

@@ -21,6 +21,8 @@ Options:
   --api-key KEY            require "Authorization: Bearer KEY" on /v1 (or set TSVLM_API_KEY)
   --image-dir DIR          allow file:// image URLs for files inside DIR
   --cors ORIGIN            allow browser calls from ORIGIN (repeatable; "*" for any)
+  --allowed-hosts LIST     Host names to serve besides IP addresses, localhost and the --host name
+                           (comma-separated; ".example.com" for a domain; "*" for any)
   --device cpu|webgpu|auto where the models run (default cpu; auto: WebGPU when it has an adapter)
   --json                   log JSON lines ({time, level, msg, ...}) instead of text
   --dtype fp32|fp16|q8|q4  weights at run time (q8/q4: int8/int4 blocks, converted once and cached; default by size: fp32 ≤ 1.5 G parameters, q8 ≤ 3 G, q4 above)
@@ -34,6 +36,8 @@ Options:
   --max-images N           images per request (default ${DEFAULT_LIMITS.maxImagesPerRequest})
   --max-image-pixels N     width × height per image (default ${DEFAULT_LIMITS.maxImagePixels})
   --max-body-bytes N       request body size (default ${DEFAULT_LIMITS.maxBodyBytes})
+  --max-connections N      open connections at once (default ${DEFAULT_LIMITS.maxConnections})
+  --body-timeout-ms N      time to send a request body before a 408 (default ${DEFAULT_LIMITS.bodyTimeoutMs})
   -h, --help               show this help
 `;
 
@@ -51,6 +55,7 @@ export interface ServeArgs {
   apiKey?: string;
   imageDir?: string;
   cors?: string[];
+  allowedHosts?: string[];
   device?: 'cpu' | 'webgpu' | 'auto';
   dtype?: LoadOptions['dtype'];
   imageTokenizer?: string;
@@ -67,6 +72,8 @@ const LIMIT_FLAGS: Record<string, keyof Limits> = {
   '--max-image-pixels': 'maxImagePixels',
   '--max-body-bytes': 'maxBodyBytes',
   '--max-drawn-images': 'maxDrawnImages',
+  '--max-connections': 'maxConnections',
+  '--body-timeout-ms': 'bodyTimeoutMs',
 };
 
 function parseInteger(flag: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -137,6 +144,9 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
         break;
       case '--cors':
         (args.cors ??= []).push(take());
+        break;
+      case '--allowed-hosts':
+        (args.allowedHosts ??= []).push(...take().split(',').map((h) => h.trim()).filter(Boolean));
         break;
       case '--device': {
         const d = take();
@@ -221,11 +231,8 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
     for (const { model } of models.splice(0)) await model.dispose().catch(() => {});
   };
   try {
-    // The renderer of drawing models (engine code: imported only when asked for).
-    const imageRenderer = args.diffusion
-      ? await (await import('../models/diffusion/image-renderer.js')).SeedImageRenderer.load(args.diffusion, { ...(device ? { device } : {}) })
-      : undefined;
-    const drawing = { ...(args.imageTokenizer ? { imageTokenizer: args.imageTokenizer } : {}), ...(imageRenderer ? { imageRenderer } : {}) };
+    // Drawing models load their image tokenizer and renderer from these folders (on their worker).
+    const drawing = { ...(args.imageTokenizer ? { imageTokenizer: args.imageTokenizer } : {}), ...(args.diffusion ? { imageRenderer: args.diffusion } : {}) };
     for (const { name, dir } of args.models) {
       log.info(`loading ${name} from ${dir} ...`, { model: name, dir });
       const t0 = Date.now();
@@ -239,6 +246,26 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
     await disposeAll();
     return 1;
   }
+  // Signal handlers go in before the port opens (a SIGTERM right after startup must not find the
+  // default action) and stay until shutdown has finished: a second signal during shutdown (an
+  // impatient Ctrl-C, a supervisor repeating SIGTERM) only logs, instead of killing the process
+  // halfway.
+  const signals = io.signals ?? ['SIGINT', 'SIGTERM'];
+  let requested = false;
+  let resolveStop!: () => void;
+  const stopRequested = new Promise<void>((r) => (resolveStop = r));
+  const onSignal = () => {
+    if (requested) return log.info('already shutting down');
+    requested = true;
+    resolveStop();
+  };
+  for (const sig of signals) process.on(sig, onSignal);
+  if (io.stop?.aborted) onSignal();
+  else io.stop?.addEventListener('abort', onSignal, { once: true });
+  const removeSignalHandlers = () => {
+    for (const sig of signals) process.off(sig, onSignal);
+    io.stop?.removeEventListener('abort', onSignal);
+  };
   let server: TsvlmServer;
   let info: ListenInfo;
   try {
@@ -247,11 +274,13 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
       ...(args.apiKey ? { apiKey: args.apiKey } : {}),
       ...(args.imageDir ? { localImageDir: args.imageDir } : {}),
       ...(args.cors ? { cors: args.cors.length === 1 ? args.cors[0]! : args.cors } : {}),
+      ...(args.allowedHosts ? { allowedHosts: args.allowedHosts } : {}),
       limits: args.limits,
       ...(io.accessLog !== false ? { log: log.access } : {}),
     });
     info = await server.listen(args.host, args.port);
   } catch (e) {
+    removeSignalHandlers();
     log.error((e as Error).message);
     await disposeAll();
     return 1;
@@ -260,20 +289,14 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
   if (!isLoopback(info.host)) log.info('warning: reachable from other machines' + (args.apiKey ? '' : ' and no --api-key is set'));
   io.onListening?.(info, server);
 
-  await new Promise<void>((resolveStop) => {
-    const signals = io.signals ?? ['SIGINT', 'SIGTERM'];
-    const stop = () => {
-      for (const s of signals) process.off(s, stop);
-      io.stop?.removeEventListener('abort', stop);
-      resolveStop();
-    };
-    for (const s of signals) process.on(s, stop);
-    if (io.stop?.aborted) stop();
-    else io.stop?.addEventListener('abort', stop, { once: true });
-  });
+  await stopRequested;
   log.info('shutting down (stopping generations in progress) ...');
-  await server.close();
-  await disposeAll();
+  try {
+    await server.close();
+    await disposeAll();
+  } finally {
+    removeSignalHandlers();
+  }
   log.info('stopped');
   return 0;
 }

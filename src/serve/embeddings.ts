@@ -4,7 +4,8 @@ import type { DecodedImage, EmbeddingModel } from '../api.js';
 import { readJsonBody } from './body.js';
 import { type ModelEntry, ServeContext } from './context.js';
 import { badRequest } from './errors.js';
-import { resolveImage } from './images.js';
+import { checkedImageBytes, decodeImageBytes } from './images.js';
+import { capEmbeddingText } from './text-caps.js';
 import { classifyResponse, embeddingsResponse, parseClassifyRequest, parseEmbeddingsRequest } from './openai.js';
 
 function embeddingModel(entry: ModelEntry): EmbeddingModel {
@@ -15,7 +16,8 @@ function embeddingModel(entry: ModelEntry): EmbeddingModel {
 }
 
 /**
- * Runs `work` in the model's queue slot after `prepare` (image decoding) has run while waiting.
+ * Runs `work` in the model's queue slot after `prepare` (image bytes and header checks, no
+ * decoding) has run while waiting; `work` decodes, so queued requests hold no decoded pixels.
  * Embedding calls take no AbortSignal, so a disconnect only helps while the request is still queued.
  */
 export async function inSlot<P, T>(
@@ -50,7 +52,7 @@ function checkVectors(vectors: Float32Array[], expected: number, dims: number, w
 }
 
 export async function handleEmbeddings(raw: Request, ctx: ServeContext): Promise<Response> {
-  const req = parseEmbeddingsRequest(await readJsonBody(raw, ctx.limits.maxBodyBytes), ctx.limits);
+  const req = parseEmbeddingsRequest(await readJsonBody(raw, ctx.limits.maxBodyBytes, ctx.limits.bodyTimeoutMs), ctx.limits);
   const entry = ctx.lookup(req.model);
   const model = embeddingModel(entry);
   if (req.dimensions !== undefined && req.dimensions !== model.dimensions) {
@@ -72,16 +74,18 @@ export async function handleEmbeddings(raw: Request, ctx: ServeContext): Promise
     ctx,
     entry,
     async (signal) => {
-      const images: DecodedImage[] = [];
+      const encoded: Array<{ bytes: Uint8Array; param: string }> = [];
       for (const input of req.inputs) {
         if (input.kind !== 'image') continue;
         signal.throwIfAborted();
-        images.push(await resolveImage(input.ref.url, input.ref.param, ctx.imageLimits));
+        encoded.push({ bytes: await checkedImageBytes(input.ref.url, input.ref.param, ctx.imageLimits), param: input.ref.param });
       }
-      return images;
+      return encoded;
     },
-    async (images) => {
-      const texts = req.inputs.flatMap((i) => (i.kind === 'text' ? [i.text] : []));
+    async (encoded) => {
+      const images: DecodedImage[] = [];
+      for (const e of encoded) images.push(await decodeImageBytes(e.bytes, e.param, ctx.imageLimits));
+      const texts = req.inputs.flatMap((i) => (i.kind === 'text' ? [capEmbeddingText(model, i.text, ctx.limits)] : []));
       const textVecs = texts.length ? await model.embedTexts(texts) : [];
       checkVectors(textVecs, texts.length, model.dimensions, 'embedTexts');
       const imageVecs = images.length ? await model.embedImages(images) : [];
@@ -96,15 +100,15 @@ export async function handleEmbeddings(raw: Request, ctx: ServeContext): Promise
 }
 
 export async function handleClassify(raw: Request, ctx: ServeContext): Promise<Response> {
-  const req = parseClassifyRequest(await readJsonBody(raw, ctx.limits.maxBodyBytes), ctx.limits);
+  const req = parseClassifyRequest(await readJsonBody(raw, ctx.limits.maxBodyBytes, ctx.limits.bodyTimeoutMs), ctx.limits);
   const entry = ctx.lookup(req.model);
   const model = embeddingModel(entry);
   const scores = await inSlot(
     raw,
     ctx,
     entry,
-    () => resolveImage(req.image.url, req.image.param, ctx.imageLimits),
-    (image) => model.classify(image, req.labels),
+    () => checkedImageBytes(req.image.url, req.image.param, ctx.imageLimits),
+    async (bytes) => model.classify(await decodeImageBytes(bytes, req.image.param, ctx.imageLimits), req.labels),
   );
   return Response.json(classifyResponse(entry.name, scores));
 }

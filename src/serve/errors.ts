@@ -48,6 +48,9 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof InputError || (err instanceof Error && err.name === 'InputError')) {
     return badRequest(err.message, null, 'invalid_input');
   }
+  // The checkpoint's chat template refused the conversation (raise_exception: e.g. Llama-2 and
+  // Mistral templates require alternating user/assistant roles) or hit its rendering bound.
+  if (err instanceof Error && err.name === 'ChatTemplateError') return badRequest(err.message, 'messages', 'invalid_messages');
   const detail = err instanceof Error ? err.message : String(err);
   return new ApiError(500, `internal server error: ${detail}`, 'internal_error');
 }

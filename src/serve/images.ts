@@ -1,8 +1,9 @@
 // Image URLs from requests → decoded pixels. Only `data:image/...;base64,` URLs, plus `file://`
 // paths inside --image-dir; the server never fetches http(s) (no SSRF, no waiting on the network).
 // The size is checked from the header before decoding, so a decompression bomb costs nothing.
-import { realpath, stat, readFile } from 'node:fs/promises';
-import { sep } from 'node:path';
+import { constants } from 'node:fs';
+import { open, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import { resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError, type DecodedImage } from '../api.js';
 import { ApiError, badRequest, tooLarge } from './errors.js';
@@ -35,7 +36,14 @@ export function parseDataUrl(url: string, param: string): Uint8Array {
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
-/** Reads a file:// URL that must resolve (symlinks included) inside the image folder. */
+/**
+ * Reads a file:// URL that must resolve (symlinks included) inside the image folder. The answer
+ * never tells whether a path outside the folder exists: a path outside (lexically or through a
+ * symlink) and a missing file get the same message. The file is opened once and checked through
+ * its descriptor (/proc/self/fd on Linux gives the path actually opened), so swapping a symlink
+ * between the check and the read cannot leak a file from outside; a file that vanishes midway is
+ * a 400 without any path.
+ */
 async function readLocalFile(url: string, param: string, limits: ImageLimits): Promise<Uint8Array> {
   if (!limits.localImageDir) {
     throw badRequest(`${param}: file:// URLs are off; start the server with --image-dir DIR to allow them`, param, 'invalid_image_url');
@@ -46,22 +54,29 @@ async function readLocalFile(url: string, param: string, limits: ImageLimits): P
   } catch {
     throw badRequest(`${param}: not a valid local file:// URL`, param, 'invalid_image_url');
   }
-  let real: string;
-  try {
-    real = await realpath(path);
-  } catch {
-    throw badRequest(`${param}: no such file under --image-dir`, param, 'invalid_image_url');
-  }
   const root = limits.localImageDir.endsWith(sep) ? limits.localImageDir : limits.localImageDir + sep;
-  if (!real.startsWith(root)) {
-    throw badRequest(`${param}: the file is outside --image-dir`, param, 'invalid_image_url');
+  const inside = (p: string) => p.startsWith(root);
+  if (!inside(resolve(path))) throw badRequest(`${param}: the path is outside --image-dir`, param, 'invalid_image_url');
+  const missing = () => badRequest(`${param}: no such image file under --image-dir`, param, 'invalid_image_url');
+  let handle: FileHandle | undefined;
+  try {
+    const real = await realpath(path);
+    if (!inside(real)) throw missing();
+    handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const opened = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => real);
+    if (!inside(opened)) throw missing();
+    const st = await handle.stat();
+    if (!st.isFile()) throw badRequest(`${param}: not a regular file`, param, 'invalid_image_url');
+    if (st.size > limits.maxBytes) {
+      throw tooLarge(`${param}: the file is ${st.size} bytes (limit ${limits.maxBytes})`, param, 'image_too_large');
+    }
+    return new Uint8Array(await handle.readFile());
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    throw missing();
+  } finally {
+    await handle?.close().catch(() => {});
   }
-  const st = await stat(real);
-  if (!st.isFile()) throw badRequest(`${param}: not a regular file`, param, 'invalid_image_url');
-  if (st.size > limits.maxBytes) {
-    throw tooLarge(`${param}: the file is ${st.size} bytes (limit ${limits.maxBytes})`, param, 'image_too_large');
-  }
-  return new Uint8Array(await readFile(real));
 }
 
 /** Bytes of an image URL (data: or file://); anything else is refused with a 400 that says why. */
@@ -75,8 +90,13 @@ export async function imageBytes(url: string, param: string, limits: ImageLimits
   throw badRequest(`${param}: unsupported image URL (expected data:image/...;base64,...)`, param, 'invalid_image_url');
 }
 
-/** Header check (format, pixel count) then decode; errors name the request field. */
-export async function decodeImageBytes(bytes: Uint8Array, param: string, limits: ImageLimits): Promise<DecodedImage> {
+function clientError(err: unknown, param: string): unknown {
+  if (err instanceof InputError) return badRequest(err.message, param, 'invalid_image');
+  return err;
+}
+
+/** Header check only (format, pixel count; no pixel decoded). Errors name the request field. */
+export async function checkImageHeader(bytes: Uint8Array, param: string, limits: ImageLimits): Promise<void> {
   try {
     const header = await readImageHeader(bytes, param);
     const pixels = header.width * header.height;
@@ -87,12 +107,31 @@ export async function decodeImageBytes(bytes: Uint8Array, param: string, limits:
         'image_too_large',
       );
     }
+  } catch (err) {
+    throw clientError(err, param);
+  }
+}
+
+/** Header check (format, pixel count) then decode; errors name the request field. */
+export async function decodeImageBytes(bytes: Uint8Array, param: string, limits: ImageLimits): Promise<DecodedImage> {
+  await checkImageHeader(bytes, param, limits);
+  try {
     return await decodeImage(bytes, { maxPixels: limits.maxPixels, name: param });
   } catch (err) {
     if (err instanceof ApiError) throw err;
-    if (err instanceof InputError) throw badRequest(err.message, param, 'invalid_image');
-    throw err;
+    throw clientError(err, param);
   }
+}
+
+/**
+ * An image URL's bytes with the header checked, but no pixel decoded: what a request holds while it
+ * waits in the queue (its encoded bytes are in the body already). Decoding waits for the request's
+ * turn (decodeImageBytes), so queued requests cost no decoded memory.
+ */
+export async function checkedImageBytes(url: string, param: string, limits: ImageLimits): Promise<Uint8Array> {
+  const bytes = await imageBytes(url, param, limits);
+  await checkImageHeader(bytes, param, limits);
+  return bytes;
 }
 
 export async function resolveImage(url: string, param: string, limits: ImageLimits): Promise<DecodedImage> {

@@ -22,6 +22,14 @@ export interface Limits {
   maxStopSequences: number;
   /** Images a drawing model (SEED-LLaMA) renders per request (each is a diffusion run); later ones come back as codes. */
   maxDrawnImages: number;
+  /** Most characters of text a request's prompt or one embedding input may carry (text-caps.ts). */
+  maxTextChars: number;
+  /** Open connections at once; more are closed on arrival (a slow client cannot hold them all). */
+  maxConnections: number;
+  /** Longest time to receive a request body (ms). Over it → 408 and the connection is closed. */
+  bodyTimeoutMs: number;
+  /** Longest time to receive a request's headers (ms). */
+  headersTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -35,6 +43,10 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxLabels: 100,
   maxStopSequences: 16,
   maxDrawnImages: 4,
+  maxTextChars: 1_000_000,
+  maxConnections: 256,
+  bodyTimeoutMs: 30_000,
+  headersTimeoutMs: 15_000,
 });
 
 /** Fills defaults and checks that every limit is a positive integer (queueSize may be 0). */

@@ -15,6 +15,8 @@ import { handleImageDetokenize, handleImageTokenize } from './tokenize.js';
 import { handleImageGenerations, handleSeedGenerate } from './draw.js';
 import { ApiError, toApiError } from './errors.js';
 import { type Limits, resolveLimits } from './limits.js';
+import { applyConnectionLimits, httpServerOptions } from './connections.js';
+import { requestGuard } from './guard.js';
 import { PAGE_HEADERS, loadPage } from './page.js';
 import { refuseOtherMethods } from './methods.js';
 import { handleCompletions } from './completions.js';
@@ -35,6 +37,8 @@ export interface ServerOptions {
   localImageDir?: string;
   /** Origins allowed to call /v1/* from a browser (e.g. "http://localhost:3000", or "*"). Off when undefined. */
   cors?: string | string[];
+  /** Host names served besides IP literals, localhost and the bound name (guard.ts; "*" = any). */
+  allowedHosts?: string[];
   /** How long close() lets aborted generations wind down before dropping connections (ms). */
   shutdownGraceMs?: number;
   /** Access log: one line per request. */
@@ -109,6 +113,9 @@ export function createServer(opts: ServerOptions): TsvlmServer {
       log(`${c.req.method} ${c.req.path} ${c.res.status} ${Math.round(performance.now() - t0)}ms`);
     });
   }
+
+  let boundHost: string | undefined;
+  app.use('*', requestGuard({ allowedHosts: opts.allowedHosts, cors: opts.cors, boundHost: () => boundHost }));
 
   if (opts.cors !== undefined) {
     app.use(
@@ -203,8 +210,10 @@ export function createServer(opts: ServerOptions): TsvlmServer {
     app,
     listen(host = '127.0.0.1', port = 8080) {
       if (server) return Promise.reject(new Error('tsvlm serve: listen() was already called'));
+      boundHost = host;
       return new Promise<ListenInfo>((resolve, reject) => {
-        const s = serve({ fetch: app.fetch, hostname: host, port, overrideGlobalObjects: false }) as Server;
+        const s = serve({ fetch: app.fetch, hostname: host, port, overrideGlobalObjects: false, serverOptions: httpServerOptions(limits) }) as Server;
+        applyConnectionLimits(s, limits);
         server = s;
         s.once('error', (err: NodeJS.ErrnoException) => {
           server = undefined;

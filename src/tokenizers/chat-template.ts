@@ -1,7 +1,7 @@
 // Chat templates: the Jinja templates of tokenizer_config.json / chat_template.jinja rendered with
 // @huggingface/jinja, with the variables transformers' apply_chat_template passes (messages,
 // add_generation_prompt, tools, documents, the special tokens, extra kwargs).
-import { Template } from '@huggingface/jinja';
+import { Environment, Interpreter, Template } from '@huggingface/jinja';
 
 export class ChatTemplateError extends Error {
   constructor(message: string) {
@@ -27,6 +27,61 @@ export interface ChatTemplateOptions {
   /** Extra variables (e.g. {enable_thinking: false}); they override the defaults. */
   extra?: Record<string, unknown>;
 }
+
+/**
+ * Bounds on one rendering: a template is code from the checkpoint, and a loop of 10^8 steps would
+ * otherwise hold the process (and gigabytes) for minutes. Real templates take a few thousand steps
+ * for a long conversation.
+ */
+export const TEMPLATE_LIMITS = { maxSteps: 1_000_000, maxMs: 2000, maxChars: 16 * 1024 * 1024 };
+
+// @huggingface/jinja's Template.render builds its own Interpreter, so the bound is a wrapper on
+// Interpreter.prototype.evaluate that is active only while renderChatTemplate runs (rendering is
+// synchronous, so one module-level budget is enough). Every node evaluation is a step; a value
+// over maxChars stops the rendering at once.
+let budget: { steps: number; deadline: number } | undefined;
+function step(): void {
+  if (!budget) return;
+  if (++budget.steps > TEMPLATE_LIMITS.maxSteps) {
+    throw new ChatTemplateError(`chat template: rendering took more than ${TEMPLATE_LIMITS.maxSteps} steps (a runaway loop in the template?)`);
+  }
+  if ((budget.steps & 1023) === 0 && performance.now() > budget.deadline) {
+    throw new ChatTemplateError(`chat template: rendering took more than ${TEMPLATE_LIMITS.maxMs} ms (a runaway loop in the template?)`);
+  }
+}
+const evaluate = Interpreter.prototype.evaluate;
+const evaluateBlock = Interpreter.prototype.evaluateBlock;
+// Each loop iteration runs evaluateBlock (even for an empty body, which evaluates nothing).
+Interpreter.prototype.evaluateBlock = function (this: Interpreter, ...args: Parameters<Interpreter['evaluateBlock']>) {
+  step();
+  return evaluateBlock.apply(this, args);
+};
+Interpreter.prototype.evaluate = function (this: Interpreter, ...args: Parameters<Interpreter['evaluate']>) {
+  step();
+  const out = evaluate.apply(this, args);
+  const v = (out as { value?: unknown }).value;
+  if (budget && typeof v === 'string' && v.length > TEMPLATE_LIMITS.maxChars) {
+    throw new ChatTemplateError(`chat template: the rendered text is over ${TEMPLATE_LIMITS.maxChars} characters`);
+  }
+  return out;
+};
+
+/** Jinja's range(stop) / range(start, stop[, step]), refusing lists longer than the step budget. */
+function boundedRange(start: number, stop?: number, step = 1): number[] {
+  if (stop === undefined) [start, stop] = [0, start];
+  if (![start, stop, step].every(Number.isInteger)) throw new ChatTemplateError('chat template: range() takes integers');
+  if (step === 0) throw new ChatTemplateError('chat template: range() step must not be zero');
+  const count = Math.max(0, Math.ceil((stop - start) / step));
+  if (count > TEMPLATE_LIMITS.maxSteps) throw new ChatTemplateError(`chat template: range() of ${count} items is over the ${TEMPLATE_LIMITS.maxSteps}-step limit`);
+  return Array.from({ length: count }, (_, i) => start + i * step);
+}
+
+// The built-in range() builds its whole list in one step (range(10**8) alone is gigabytes): while
+// a rendering runs, the globals' JS range function is swapped for the bounded one.
+const envSet = Environment.prototype.set;
+Environment.prototype.set = function (this: Environment, name: string, value: unknown) {
+  return envSet.call(this, name, budget && name === 'range' && typeof value === 'function' ? boundedRange : value);
+};
 
 const compiled = new Map<string, Template>();
 
@@ -83,11 +138,19 @@ export function renderChatTemplate(
     documents: options.documents ?? null,
     ...(options.extra ?? {}),
   };
+  const template = compile(source);
+  const outer = budget;
+  budget = { steps: 0, deadline: performance.now() + TEMPLATE_LIMITS.maxMs };
   try {
-    return compile(source).render(vars);
+    const text = template.render(vars);
+    if (text.length > TEMPLATE_LIMITS.maxChars) throw new ChatTemplateError(`chat template: the rendered text is over ${TEMPLATE_LIMITS.maxChars} characters`);
+    return text;
   } catch (e) {
     if (e instanceof ChatTemplateError) throw e;
-    // raise_exception('...') in a template lands here with the template's own message.
+    // raise_exception('...') in a template lands here with the template's own message; a
+    // RangeError (string too long) is a runaway template too.
     throw new ChatTemplateError(`chat template: ${(e as Error).message}`);
+  } finally {
+    budget = outer;
   }
 }

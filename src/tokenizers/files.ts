@@ -4,8 +4,9 @@
 // else the older added_tokens.json), chat templates (chat_template.jinja, the config, named
 // lists, additional_chat_templates/, chat_template.json) and generation eos ids.
 import { existsSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MAX_CONFIG_BYTES, MAX_TOKENIZER_BYTES, readRegularFile } from '../io/files.js';
 import type { AddedTokenSpec } from './added-tokens.js';
 import { clipTokenizerJson, isClipTokenizerClass } from './clip-bpe.js';
 
@@ -45,9 +46,21 @@ export interface TokenizerFolder {
   generationEosIds: number[];
 }
 
+/** A tokenizer file's bytes: regular files only (a FIFO or /dev/zero would hang), size-bounded. */
+async function readFile(path: string, encoding?: 'utf8'): Promise<any> {
+  const max = /tokenizer\.json$|\.model$/.test(path) ? MAX_TOKENIZER_BYTES : MAX_CONFIG_BYTES;
+  let buf: Buffer;
+  try {
+    buf = readRegularFile(path, max);
+  } catch (e) {
+    throw new TokenizerLoadError((e as Error).message);
+  }
+  return encoding ? buf.toString(encoding) : buf;
+}
+
 async function readJson(path: string): Promise<Record<string, any> | undefined> {
   if (!existsSync(path)) return undefined;
-  const text = await readFile(path, 'utf8');
+  const text: string = await readFile(path, 'utf8');
   try {
     return JSON.parse(text);
   } catch (e) {

@@ -46,10 +46,11 @@ export class SeedLlamaChatModel implements ChatModel {
     readonly layout: ImageTokenLayout,
     readonly format: SeedPromptFormat,
     readonly parts: SeedLlamaParts,
-    private readonly ownsTokenizerModel: boolean,
+    /** Parts this model loaded itself (from folders): disposed with it. */
+    private readonly owned: Array<{ dispose?(): Promise<void> }>,
   ) {}
 
-  static async load(folder: ModelFolder, store: WeightStore, parts: SeedLlamaParts, opts: LoadOptions = {}, ownsTokenizerModel = false): Promise<SeedLlamaChatModel> {
+  static async load(folder: ModelFolder, store: WeightStore, parts: SeedLlamaParts, opts: LoadOptions = {}, owned: Array<{ dispose?(): Promise<void> }> = []): Promise<SeedLlamaChatModel> {
     const cfg = parseDecoderConfig(folder.config, store);
     opts.onProgress?.({ stage: 'tokenizer', done: 0, total: 1 });
     const tok = await seedTextTokenizer(folder.dir, parts.imageTokenizer);
@@ -64,7 +65,7 @@ export class SeedLlamaChatModel implements ChatModel {
       modelType: 'seed_llama', name: opts.name ?? basename(folder.dir), dir: folder.dir,
       device: opts.device ?? 'cpu', contextLength: cfg.maxPositions,
     };
-    return new SeedLlamaChatModel(info, lm, tok, cfg, eosIdsFor(folder, cfg, tok), layout, promptFormatOf(folder.config), parts, ownsTokenizerModel);
+    return new SeedLlamaChatModel(info, lm, tok, cfg, eosIdsFor(folder, cfg, tok), layout, promptFormatOf(folder.config), parts, owned);
   }
 
   /** Reads user images only through the image tokenizer; images given as codes need none. */
@@ -157,7 +158,7 @@ export class SeedLlamaChatModel implements ChatModel {
 
   async dispose(): Promise<void> {
     await this.lm.release();
-    if (this.ownsTokenizerModel) await this.parts.imageTokenizer?.dispose();
+    for (const part of this.owned) await part.dispose?.();
   }
 }
 
@@ -234,11 +235,20 @@ export const seedLlamaEntry: ModelEntry = {
   matches: (p, opts) => modelTypeOf(p) === 'llama' && (opts?.imageTokenizer !== undefined || folderHasImageTokens(p)),
   load: async (p, opts) => {
     const { folder, store } = openHfCheckpoint(p, opts);
-    const it = opts.imageTokenizer === undefined ? undefined : await loadImageTokenizer(opts.imageTokenizer, opts);
+    const owned: Array<{ dispose?(): Promise<void> }> = [];
     try {
-      return await SeedLlamaChatModel.load(folder, store, { imageTokenizer: it?.model, renderer: opts.imageRenderer }, opts, it?.owned ?? false);
+      const it = opts.imageTokenizer === undefined ? undefined : await loadImageTokenizer(opts.imageTokenizer, opts);
+      if (it?.owned) owned.push(it.model);
+      let renderer = opts.imageRenderer;
+      if (typeof renderer === 'string') {
+        // A diffusers folder (engine code for diffusion is loaded only when one is given).
+        const { SeedImageRenderer } = await import('../diffusion/image-renderer.js');
+        renderer = await SeedImageRenderer.load(renderer, { device: opts.device, onProgress: opts.onProgress });
+        owned.push(renderer);
+      }
+      return await SeedLlamaChatModel.load(folder, store, { imageTokenizer: it?.model, renderer }, opts, owned);
     } catch (e) {
-      if (it?.owned) await it.model.dispose();
+      for (const part of owned) await part.dispose?.();
       throw e;
     }
   },
