@@ -1,34 +1,59 @@
-// tsvlm command line: embed, classify, generate, chat, serve. No model-specific branches: models
+// tsvlm command line: embed, classify, generate, chat, draw, tokenize, serve. No model-specific branches: models
 // are reached through the library API only.
-import { parseArgs } from 'node:util';
-import { createInterface } from 'node:readline';
 import { existsSync, readFileSync } from 'node:fs';
-import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, Model, Progress, Device } from '../api.js';
-import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, supportedModelsText } from '../index.js';
+import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, LoadOptions, Model, Progress } from '../api.js';
+import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, resolveModelRef, SeedImageRenderer, supportedModelsText } from '../index.js';
+import { UsageError, parseCommandArgs, commandHelp } from './args.js';
+import { COMMANDS, OPTION_DOCS, generationOptions, checkImages, checkDevice, readLabels, readPrompt } from './commands.js';
+import { resolveDevice } from '../graph/session.js';
+import { runRepl } from './repl.js';
+import { ReplyPrinter, replyEvents } from './reply.js';
+import { cmdList, cmdPull } from './hub-commands.js';
+import { progressPrinter } from './progress.js';
+
+export { UsageError, generationOptions };
 
 const USAGE = `tsvlm — vision-language models from Hugging Face checkpoints, in TypeScript
 
 Usage:
-  tsvlm chat [--model DIR] [--image FILE] ["question"]      chat about an image (REPL without a question)
-  tsvlm classify [--model DIR] --image FILE --labels "a cat,a dog"
+  tsvlm chat [--model DIR] [--image FILE]... ["question"]   chat about images (REPL without a question)
+  tsvlm classify [--model DIR] --image FILE... --labels "a cat,a dog"
   tsvlm embed [--model DIR] [--image FILE]... [--text TEXT]...
-  tsvlm generate --model DIR [--prompt TEXT | --input-ids 1,2,3] [--chat]
+  tsvlm draw --model DIR "a red bus on a bridge"           draw an image (models that draw: SEED-LLaMA)
+  tsvlm draw --model SD_DIR "prompt" [--steps N --seed N --size WxH --out F]   Stable Diffusion folders
+  tsvlm reconstruct --model SEED_DIR --diffusion SD_DIR --image FILE --out F.png  image → codes → image
+  tsvlm generate --model DIR [--prompt TEXT | -f FILE | --input-ids 1,2,3] [--chat]
+  tsvlm tokenize --model DIR --image FILE... [--json]      image → codes (SEED): one line of codes per image
   tsvlm serve [--model DIR | --model NAME=DIR]... [--host 127.0.0.1] [--port 8080] [--api-key KEY]
+  tsvlm batch tokenize|embed --model DIR --input DIR|LIST|TARS --out DIR   datasets → Parquet (batch --help)
+  tsvlm pull ORG/NAME [--revision REV]                     download into the Hugging Face cache
+  tsvlm list                                              built-in and cached models, with sizes
 
 Common options:
-  --model DIR           checkpoint folder (config.json, *.safetensors, tokenizer files);
-                        default: the built-in models (models/)
-  --device cpu|webgpu   execution device (default cpu)
+  --model DIR|ID        checkpoint folder (config.json, *.safetensors, tokenizer files), a built-in
+                        name, or a Hugging Face repo id (ORG/NAME: from the standard Hugging Face
+                        cache, downloaded there when missing; --revision REV); default: built-in
+  --device cpu|webgpu|auto  execution device (default cpu; auto: WebGPU when it has an adapter)
+  --dtype fp32|fp16|q8|q4   weights at run time: q8/q4 quantize Linear weights (int8/int4
+                        blocks of 32) at the first load and cache them (TSVLM_CACHE); default
+                        by size: fp32 up to 1.5 G parameters, q8 up to 3 G, q4 above
+  --accuracy-level 4|0  q8/q4 compute: 4 = int8 activations (fast, default), 0 = float32
   --json                machine-readable output
   --max-new-tokens N    --temperature T  --top-p P  --top-k K  --min-p P  --seed S
   --repetition-penalty R   --stop STRING (repeatable)
+  --system TEXT         system prompt (chat, generate --chat)
+  -f, --file FILE       read the prompt from FILE ("-" = standard input)
+  --max-tiles N         most tiles per image for tiling models (HoVLE's max_num)
   -q, --quiet           no progress on stderr
+  --image-tokenizer DIR SEED-LLaMA: the SEED image tokenizer folder (reads images; its tokenizer
+                        files carry the image tokens)
+  --out-dir DIR         where drawn images are written as PNG (default: the current folder)
+  --version             print the version
+  tsvlm COMMAND --help  the command's options with their defaults
 
 Supported checkpoints (recognised from the folder):
 ${supportedModelsText()}
 `;
-
-export class UsageError extends Error {}
 
 const KIND_TEXT: Record<Model['kind'], string> = { chat: 'a chat model', embedding: 'an embedding model', 'image-tokenizer': 'an image tokenizer' };
 
@@ -37,11 +62,19 @@ const options = {
   image: { type: 'string', multiple: true },
   text: { type: 'string', multiple: true },
   labels: { type: 'string' },
+  label: { type: 'string', multiple: true },
   prompt: { type: 'string' },
+  file: { type: 'string', short: 'f' },
+  system: { type: 'string' },
+  version: { type: 'boolean' },
+  'max-image-pixels': { type: 'string' },
+  revision: { type: 'string' },
   'input-ids': { type: 'string' },
   chat: { type: 'boolean' },
   json: { type: 'boolean' },
   device: { type: 'string' },
+  dtype: { type: 'string' },
+  'accuracy-level': { type: 'string' },
   'max-new-tokens': { type: 'string' },
   temperature: { type: 'string' },
   'top-p': { type: 'string' },
@@ -50,6 +83,7 @@ const options = {
   seed: { type: 'string' },
   'repetition-penalty': { type: 'string' },
   stop: { type: 'string', multiple: true },
+  'max-tiles': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
   host: { type: 'string' },
@@ -57,41 +91,49 @@ const options = {
   'api-key': { type: 'string' },
   'image-dir': { type: 'string' },
   cors: { type: 'string' },
+  'image-tokenizer': { type: 'string' },
+  'out-dir': { type: 'string' },
+  diffusion: { type: 'string' },
 } as const;
 
-type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>['values'];
-
-function num(v: string | undefined, name: string, int = false): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || (int && !Number.isInteger(n))) throw new UsageError(`--${name} must be a${int ? 'n integer' : ' number'} (got ${JSON.stringify(v)})`);
-  return n;
-}
-
-export function generationOptions(v: Values, signal?: AbortSignal): GenerationOptions {
-  return {
-    maxNewTokens: num(v['max-new-tokens'], 'max-new-tokens', true),
-    temperature: num(v.temperature, 'temperature'),
-    topP: num(v['top-p'], 'top-p'),
-    topK: num(v['top-k'], 'top-k', true),
-    minP: num(v['min-p'], 'min-p'),
-    seed: num(v.seed, 'seed', true),
-    repetitionPenalty: num(v['repetition-penalty'], 'repetition-penalty'),
-    stop: v.stop,
-    signal,
-  };
-}
+type Values = { [K in keyof typeof options]?: (typeof options)[K] extends { type: 'boolean' } ? boolean : (typeof options)[K] extends { multiple: true } ? string[] : string };
 
 function progress(quiet: boolean | undefined) {
-  if (quiet || !process.stderr.isTTY && process.env.TSVLM_PROGRESS !== '1') return undefined;
-  return (p: Progress) => process.stderr.write(`[tsvlm] ${p.stage} ${p.done}/${p.total}${p.message ? ` ${p.message}` : ''}\n`);
+  return quiet ? undefined : progressPrinter();
 }
 
-async function load(v: Values, kind: 'chat' | 'embedding'): Promise<Model> {
-  const dir = v.model?.[0] ?? builtinModelDir(kind);
-  const device = (v.device ?? 'cpu') as Device;
-  if (device !== 'cpu' && device !== 'webgpu') throw new UsageError(`--device must be cpu or webgpu (got ${device})`);
-  const m = await loadModel(dir, { device, onProgress: progress(v.quiet) });
+/** Prefill progress: a bar on a terminal only (erased when the answer starts). */
+function prefillProgress(v: Values): Pick<GenerationOptions, 'onProgress'> {
+  return !v.quiet && process.stderr.isTTY ? { onProgress: progressPrinter(process.stderr, true) } : {};
+}
+
+
+/** --dtype and --accuracy-level as LoadOptions (validated here so the message names the flag). */
+function weightFlags(v: Values): Pick<LoadOptions, 'dtype' | 'accuracyLevel'> {
+  const out: Pick<LoadOptions, 'dtype' | 'accuracyLevel'> = {};
+  if (v.dtype !== undefined) {
+    if (!['fp32', 'fp16', 'q8', 'q4'].includes(v.dtype)) throw new UsageError(`--dtype must be fp32, fp16, q8 or q4 (got ${JSON.stringify(v.dtype)})`);
+    out.dtype = v.dtype as LoadOptions['dtype'];
+  }
+  if (v['accuracy-level'] !== undefined) {
+    if (v['accuracy-level'] !== '0' && v['accuracy-level'] !== '4') throw new UsageError(`--accuracy-level must be 4 or 0 (got ${JSON.stringify(v['accuracy-level'])})`);
+    out.accuracyLevel = Number(v['accuracy-level']) as 0 | 4;
+  }
+  return out;
+}
+
+async function load(v: Values, kind: Model['kind']): Promise<Model> {
+  if ((v.model?.length ?? 0) > 1) throw new UsageError(`--model was given ${v.model!.length} times; this command runs one model`);
+  if (!v.model?.length && kind === 'image-tokenizer') throw new UsageError('this command needs --model DIR (an image tokenizer checkpoint, e.g. SEED)');
+  const dir = v.model?.[0] ?? builtinModelDir(kind as 'chat' | 'embedding');
+  const device = await resolveDevice(checkDevice(v.device));
+  const imageTokenizer = v['image-tokenizer'];
+  if (imageTokenizer !== undefined && !existsSync(imageTokenizer)) throw new UsageError(`--image-tokenizer ${imageTokenizer} does not exist`);
+  // Drawn images become pixels through a Stable Diffusion folder or repo id (SEED's de-tokenizer).
+  const diffusion = v.diffusion === undefined ? undefined : await resolveModelRef(v.diffusion, { onProgress: progress(v.quiet) });
+  if (diffusion !== undefined && !existsSync(diffusion)) throw new UsageError(`--diffusion ${v.diffusion} does not exist`);
+  const imageRenderer = diffusion ? await SeedImageRenderer.load(diffusion, { device, onProgress: progress(v.quiet) }) : undefined;
+  const m = await loadModel(dir, { device, ...weightFlags(v), onProgress: progress(v.quiet), imageTokenizer, imageRenderer, ...(v.revision ? { revision: v.revision } : {}) });
   if (m.kind !== kind) {
     await m.dispose();
     throw new UsageError(`${dir} is ${KIND_TEXT[m.kind]} (${m.info.modelType}); this command needs ${KIND_TEXT[kind]}`);
@@ -99,13 +141,8 @@ async function load(v: Values, kind: 'chat' | 'embedding'): Promise<Model> {
   return m;
 }
 
-function requireFile(f: string): string {
-  if (!existsSync(f)) throw new UsageError(`image file ${f} does not exist`);
-  return f;
-}
-
 async function cmdEmbed(v: Values): Promise<void> {
-  const images = (v.image ?? []).map(requireFile);
+  const images = checkImages(v.image ?? []);
   const texts = v.text ?? [];
   if (!images.length && !texts.length) throw new UsageError('embed needs at least one --image or --text');
   const m = (await load(v, 'embedding')) as EmbeddingModel;
@@ -117,94 +154,116 @@ async function cmdEmbed(v: Values): Promise<void> {
   await m.dispose();
 }
 
+/** Every --image against the same labels; --json writes one line per image. */
 async function cmdClassify(v: Values): Promise<void> {
-  if (v.image?.length !== 1) throw new UsageError('classify needs exactly one --image FILE');
-  if (!v.labels) throw new UsageError('classify needs --labels "label one,label two"');
-  const labels = v.labels.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!labels.length) throw new UsageError('--labels has no labels');
+  if (!v.image?.length) throw new UsageError('classify needs --image FILE (repeat it for several images)');
+  if (v.labels === undefined && !v.label?.length) throw new UsageError('classify needs --labels "label one,label two", --labels FILE or --label TEXT');
+  const labels = readLabels(v);
+  const images = checkImages(v.image);
   const m = (await load(v, 'embedding')) as EmbeddingModel;
-  const scores = await m.classify(requireFile(v.image[0]!), labels);
-  if (v.json) process.stdout.write(JSON.stringify({ model: m.info.name, image: v.image[0], scores }) + '\n');
-  else for (const s of scores) process.stdout.write(`${s.score.toFixed(4)}  ${'█'.repeat(Math.round(s.score * 20)).padEnd(20)}  ${s.label}\n`);
+  for (const image of images) {
+    const scores = await m.classify(image, labels);
+    if (v.json) process.stdout.write(JSON.stringify({ model: m.info.name, image, scores }) + '\n');
+    else {
+      if (images.length > 1) process.stdout.write(`${image}\n`);
+      for (const s of scores) process.stdout.write(`${s.score.toFixed(4)}  ${'█'.repeat(Math.round(s.score * 20)).padEnd(20)}  ${s.label}\n`);
+    }
+  }
   await m.dispose();
 }
 
-/** Streams a reply to stdout (or collects it for --json); Ctrl-C stops the generation. */
-async function streamReply(m: ChatModel, messages: ChatMessage[], v: Values, run?: (o: GenerationOptions) => ReturnType<ChatModel['chat']>): Promise<string> {
+/**
+ * Streams a reply to stdout (or collects it for --json); drawn images go to --out-dir as PNG.
+ * Ctrl-C stops the generation.
+ */
+async function streamReply(m: ChatModel, messages: ChatMessage[], v: Values, run?: (o: GenerationOptions) => ReturnType<ChatModel['chat']>, extra: GenerationOptions = {}): Promise<void> {
   const ac = new AbortController();
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig);
   try {
-    const o = generationOptions(v, ac.signal);
+    const o = { ...generationOptions(v, ac.signal), ...prefillProgress(v), ...extra };
     const s = run ? run(o) : m.chat(messages, o);
-    if (!v.json) for await (const d of s) process.stdout.write(d);
+    const printer = new ReplyPrinter({ out: process.stdout, json: v.json, outDir: v['out-dir'] });
+    for await (const e of replyEvents(s)) await printer.onEvent(e);
     const r = await s.result;
-    if (v.json) process.stdout.write(JSON.stringify({ token_ids: r.tokenIds, text: r.text, finish_reason: r.finishReason, usage: { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens } }) + '\n');
-    else process.stdout.write('\n');
-    return r.text;
+    process.stdout.write(v.json ? printer.json(r) + '\n' : '\n');
   } finally {
     process.off('SIGINT', onSig);
   }
 }
 
+/** The conversation so far plus a user turn; the system prompt (--system) leads it. */
+function withSystem(v: Values, messages: ChatMessage[]): ChatMessage[] {
+  return v.system !== undefined ? [{ role: 'system', content: v.system }, ...messages] : messages;
+}
+
 async function cmdGenerate(v: Values, positionals: string[]): Promise<void> {
-  const prompt = v.prompt ?? positionals.join(' ');
-  if (!prompt && !v['input-ids']) throw new UsageError('generate needs --prompt TEXT or --input-ids 1,2,3');
+  const prompt = readPrompt(v, positionals);
+  if (prompt !== undefined && v['input-ids']) throw new UsageError('give either a prompt or --input-ids, not both');
+  if (!prompt && !v['input-ids']) throw new UsageError('generate needs a prompt (argument, --prompt TEXT, -f FILE) or --input-ids 1,2,3');
   if (!v.model?.length) throw new UsageError('generate needs --model DIR (a Llama, Mistral, Qwen2 or InternLM2 checkpoint)');
+  if (v.system !== undefined && !v.chat) throw new UsageError('--system needs --chat (a plain continuation has no system prompt)');
+  const ids = v['input-ids']?.split(',').map((s) => Number(s.trim()));
+  if (ids?.some((x) => !Number.isInteger(x))) throw new UsageError(`--input-ids must be comma-separated integers`);
+  generationOptions(v);
   const m = (await load(v, 'chat')) as ChatModel;
-  if (v['input-ids']) {
-    const ids = v['input-ids'].split(',').map((s) => Number(s.trim()));
-    if (ids.some((x) => !Number.isInteger(x))) throw new UsageError(`--input-ids must be comma-separated integers`);
-    if (!(m instanceof DecoderChatModel)) throw new UsageError('--input-ids needs a text decoder checkpoint');
-    await streamReply(m, [], v, (o) => m.generateIds(ids, o));
+  if (ids) {
+    const direct = m as ChatModel & Partial<Pick<DecoderChatModel, 'generateIds'>>;
+    if (!direct.generateIds) throw new UsageError('--input-ids needs a text decoder checkpoint');
+    await streamReply(m, [], v, (o) => direct.generateIds!(ids, o));
   } else if (v.chat || !(m instanceof DecoderChatModel)) {
-    await streamReply(m, [{ role: 'user', content: prompt }], v);
+    await streamReply(m, withSystem(v, [{ role: 'user', content: prompt! }]), v);
   } else {
-    const ids = m.tokenizer.encode(prompt, { addSpecialTokens: true });
-    await streamReply(m, [], v, (o) => m.generateIds(ids, o));
+    await streamReply(m, [], v, (o) => m.complete(prompt!, o));
   }
   await m.dispose();
 }
 
-async function cmdChat(v: Values, positionals: string[]): Promise<void> {
+async function cmdChat(v: Values, positionals: string[]): Promise<number> {
+  const question = readPrompt(v, positionals)?.trim();
+  const files = checkImages(v.image ?? []);
+  generationOptions(v);
   const m = (await load(v, 'chat')) as ChatModel;
-  let image: Uint8Array | undefined = v.image?.[0] ? readFileSync(requireFile(v.image[0])) : undefined;
-  const question = positionals.join(' ').trim();
-  const userMsg = (text: string): ChatMessage => ({ role: 'user', content: image ? [{ type: 'image', image }, { type: 'text', text }] : text });
-  if (question) {
-    await streamReply(m, [userMsg(question)], v);
-    await m.dispose();
-    return;
-  }
-  // REPL: each line a question about the same image; /image FILE switches; earlier turns are kept.
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
-  let history: ChatMessage[] = [];
-  process.stdout.write(`tsvlm chat with ${m.info.name}${image ? ` about ${v.image![0]}` : ''}. /image FILE switches image, /reset clears, /quit exits.\n`);
-  rl.setPrompt('> ');
-  rl.prompt();
-  for await (const line of rl) {
-    const q = line.trim();
-    if (!q) { rl.prompt(); continue; }
-    if (q === '/quit' || q === '/exit') break;
-    try {
-      if (q === '/reset') history = [];
-      else if (q.startsWith('/image')) {
-        const f = q.slice(6).trim();
-        image = readFileSync(requireFile(f));
-        history = [];
-        process.stdout.write(`image: ${f}\n`);
-      } else {
-        const msgs: ChatMessage[] = history.length ? [...history, { role: 'user', content: q }] : [userMsg(q)];
-        const answer = await streamReply(m, msgs, v);
-        history = [...msgs, { role: 'assistant', content: answer }];
-      }
-    } catch (e) {
-      process.stderr.write(`error: ${(e as Error).message}\n`);
+  const images = files.map((f) => readFileSync(f));
+  try {
+    if (question) {
+      const content = images.length ? [...images.map((image) => ({ type: 'image' as const, image })), { type: 'text' as const, text: question }] : question;
+      await streamReply(m, withSystem(v, [{ role: 'user', content }]), v);
+      return 0;
     }
-    rl.prompt();
+    return await runRepl({
+      model: m,
+      images: files.map((name, i) => ({ name, bytes: images[i]! })),
+      system: v.system,
+      json: v.json,
+      options: (signal) => ({ ...generationOptions(v, signal), ...prefillProgress(v) }),
+      outDir: v['out-dir'],
+      readImage: (f) => readFileSync(checkImages([f])[0]!),
+    });
+  } finally {
+    await m.dispose();
   }
-  rl.close();
-  await m.dispose();
+}
+
+async function cmdTokenize(v: Values): Promise<void> {
+  const images = checkImages(v.image ?? []);
+  if (!images.length) throw new UsageError('tokenize needs at least one --image FILE');
+  const { runTokenize } = await import('./tokenize.js');
+  await runTokenize({ images, json: v.json, load: () => load(v, 'image-tokenizer') });
+}
+
+/** Draw now: a model that writes images as tokens starts its reply with an image. */
+async function cmdDraw(v: Values, positionals: string[]): Promise<void> {
+  const prompt = readPrompt(v, positionals)?.trim();
+  if (!prompt) throw new UsageError('draw needs a prompt: tsvlm draw --model DIR "a red bus on a bridge"');
+  generationOptions(v);
+  const m = (await load(v, 'chat')) as ChatModel;
+  try {
+    if (!m.drawsImages) throw new UsageError(`${m.info.name} (${m.info.modelType}) does not draw images`);
+    await streamReply(m, withSystem(v, [{ role: 'user', content: prompt }]), v, undefined, { forceImage: true });
+  } finally {
+    await m.dispose();
+  }
 }
 
 async function cmdServe(argv: string[]): Promise<number> {
@@ -217,32 +276,52 @@ async function cmdServe(argv: string[]): Promise<number> {
   return runServe(args, (dir, opts) => loadModelInWorker(dir, opts));
 }
 
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(USAGE);
     return cmd ? 0 : 2;
   }
+  if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
+    process.stdout.write(`tsvlm ${packageVersion()}\n`);
+    return 0;
+  }
+  const spec = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
   try {
     if (cmd === 'serve') return await cmdServe(rest);
-    const { values, positionals } = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
+    if (cmd === 'reconstruct') return await (await import('./reconstruct.js')).runReconstruct(rest);
+    if (cmd === 'batch') return await (await import('../batch/cli.js')).runBatchCli(rest);
+    // A diffusers folder (model_index.json) draws with Stable Diffusion (cli/draw.ts).
+    if (cmd === 'draw') {
+      const sd = await import('./draw.js');
+      if (sd.isDiffusersDraw(rest)) return await sd.runDraw(rest);
+    }
+    const { values, positionals } = parseCommandArgs<Values>(cmd, rest, options, spec);
     if (values.help) {
-      process.stdout.write(USAGE);
+      process.stdout.write(spec ? commandHelp(cmd, spec, options, OPTION_DOCS) : USAGE);
       return 0;
     }
     switch (cmd) {
       case 'embed': await cmdEmbed(values); break;
       case 'classify': await cmdClassify(values); break;
       case 'generate': await cmdGenerate(values, positionals); break;
-      case 'chat': await cmdChat(values, positionals); break;
-      default: throw new UsageError(`unknown command ${JSON.stringify(cmd)} (embed, classify, generate, chat, serve)`);
+      case 'chat': return await cmdChat(values, positionals);
+      case 'draw': await cmdDraw(values, positionals); break;
+      case 'tokenize': await cmdTokenize(values); break;
+      case 'pull': await cmdPull(values, positionals); break;
+      case 'list': await cmdList(values); break;
+      default: throw new UsageError(`unknown command ${JSON.stringify(cmd)} (embed, classify, generate, chat, draw, tokenize, batch, serve, pull, list)`);
     }
     return 0;
   } catch (e) {
     const err = e as Error & { code?: string };
     const usage = e instanceof UsageError || err.code?.startsWith('ERR_PARSE_ARGS');
     process.stderr.write(`tsvlm: error: ${err.message}\n`);
-    if (usage) process.stderr.write(`run "tsvlm --help" for usage\n`);
+    if (usage) process.stderr.write(`run "tsvlm ${spec ? `${cmd} ` : ''}--help" for usage\n`);
     if (process.env.TSVLM_DEBUG && err.stack) process.stderr.write(err.stack + '\n');
     return usage ? 2 : 1;
   }

@@ -1,6 +1,7 @@
 // A decoder graph on an ORT session plus the TypeScript half of a forward pass: RoPE tables,
 // masks, the KV cache. Models (llama.ts, sail.ts, ...) provide the DecoderSpec; this runs it.
 import type { WeightStore } from '../io/checkpoint.js';
+import { currentProgress, tracked } from './progress.js';
 import { buildCacheCopyGraph, buildDecoderGraph, type DecoderSpec } from '../nn/decoder.js';
 import { createSession, ort, i64Tensor, type SessionOptions } from '../graph/session.js';
 import { GpuKvCache, KvCache, type KvStore } from './kv-cache.js';
@@ -12,6 +13,8 @@ export interface DecoderLMOptions extends SessionOptions {
   /** Full [B, S, V] logits (parity tests); otherwise only the last position's. */
   allLogits?: boolean;
   hiddenStates?: boolean;
+  /** 'none': no norm/head, output `hidden` [B, S, D] (a stack feeding another decoder). */
+  head?: 'logits' | 'none';
 }
 
 /** State of a batch of sequences: cache, padding and next positions per row. */
@@ -50,7 +53,7 @@ export class DecoderLM {
   static async create(store: WeightStore, spec: DecoderSpec, rope: RopeConfig, opts: DecoderLMOptions, slidingWindow?: number): Promise<DecoderLM> {
     // On WebGPU the cache stays on the device: the graph returns whole present key/values there.
     const gpu = opts.device === 'webgpu';
-    const graph = buildDecoderGraph(store, spec, { input: opts.input, lastLogitsOnly: !opts.allLogits, hiddenStates: opts.hiddenStates, cacheOutputs: gpu ? 'present' : 'new' });
+    const graph = buildDecoderGraph(store, spec, { input: opts.input, lastLogitsOnly: !opts.allLogits, hiddenStates: opts.hiddenStates, head: opts.head, cacheOutputs: gpu ? 'present' : 'new' });
     const gpuOutputs = gpu ? Array.from({ length: spec.numLayers }, (_, i) => [`present_key.${i}`, `present_value.${i}`]).flat() : undefined;
     const session = await createSession(graph, { ...opts, gpuOutputs });
     return new DecoderLM(spec, rope, session, opts, slidingWindow ?? undefined);
@@ -106,7 +109,9 @@ export class DecoderLM {
     feeds.rope_sin = new ort.Tensor('float32', rope.sin, [B, S, half]);
     const mask = buildMask({ batch: B, past, seq: S, leftPad: state.leftPad, prefix: inp.prefix, slidingWindow: this.slidingWindow });
     feeds.attention_mask = new ort.Tensor('float32', mask, [B, 1, S, past + S]);
-    const out = await this.session.run(feeds);
+    // A prompt (several positions) can take seconds: it is reported as prefill progress.
+    const run = () => this.session.run(feeds);
+    const out = S > 1 ? await tracked(currentProgress(), { stage: 'prefill', total: B * S, unit: 'tokens', message: `${B * S} tokens` }, run) : await run();
     state.cache.append(out, S);
     for (let b = 0; b < B; b++) {
       const last = positions[b]![S - 1]!;

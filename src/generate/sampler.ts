@@ -17,6 +17,27 @@ export function makeRng(seed: number): () => number {
 /** The sampling subset of the public generation options (one definition, in api.ts). */
 export type SamplingOptions = Pick<GenerationOptions, 'temperature' | 'topK' | 'topP' | 'minP' | 'repetitionPenalty' | 'seed'>;
 
+/**
+ * Allowed values of the sampling options: [low, high, low excluded]. A repetition penalty of 0
+ * would divide logits by zero. The CLI checks its flags against the same table.
+ */
+export const SAMPLING_RANGES = {
+  temperature: [0, 100, false],
+  topP: [0, 1, false],
+  minP: [0, 1, false],
+  repetitionPenalty: [0, 100, true],
+  topK: [0, Number.MAX_SAFE_INTEGER, false],
+} as const;
+
+/** Why `v` is not an allowed value of option `k` ("must be …"), or undefined when it is. */
+export function samplingRangeError(k: keyof typeof SAMPLING_RANGES, v: number | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const [lo, hi, open] = SAMPLING_RANGES[k];
+  if (k === 'topK') return Number.isInteger(v) && v >= 0 ? undefined : `must be a non-negative integer, got ${v}`;
+  if (open ? v > lo && v <= hi : v >= lo && v <= hi) return undefined;
+  return `must be in ${open ? '(' : '['}${lo}, ${hi}], got ${v}`;
+}
+
 export function isGreedy(o: SamplingOptions): boolean {
   if (o.temperature === 0) return true;
   return o.temperature === undefined && o.topK === undefined && o.topP === undefined && o.minP === undefined;
@@ -38,11 +59,10 @@ export class Sampler {
   constructor(readonly o: SamplingOptions = {}) {
     this.greedy = isGreedy(o);
     this.rng = makeRng(o.seed ?? Math.floor(Math.random() * 2 ** 32));
-    for (const [k, lo, hi] of [['temperature', 0, 100], ['topP', 0, 1], ['minP', 0, 1], ['repetitionPenalty', 0, 100]] as const) {
-      const v = o[k];
-      if (v !== undefined && !(v >= lo && v <= hi)) throw new RangeError(`${k} must be in [${lo}, ${hi}], got ${v}`);
+    for (const k of Object.keys(SAMPLING_RANGES) as Array<keyof typeof SAMPLING_RANGES>) {
+      const why = samplingRangeError(k, o[k]);
+      if (why) throw new RangeError(`${k} ${why}`);
     }
-    if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 0)) throw new RangeError(`topK must be a non-negative integer, got ${o.topK}`);
   }
 
   /** Chooses the next token from one row of logits; `seen` are prompt + generated ids. */

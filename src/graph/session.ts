@@ -3,7 +3,8 @@
 // First: switches ONNX Runtime's telemetry off before its native library loads.
 import './ort-env.js';
 import * as ort from 'onnxruntime-node';
-import type { Graph } from './builder.js';
+import { Graph } from './builder.js';
+import { currentProgress, tracked } from '../generate/progress.js';
 import { guardRuns } from './weights-guard.js';
 import type { Device } from '../api.js';
 
@@ -21,6 +22,7 @@ export interface SessionOptions {
 }
 
 export async function createSession(graph: Graph, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  await graph.prepare();
   const bytes = graph.toBytes();
   if (opts.dumpPath) {
     const { writeFileSync } = await import('node:fs');
@@ -41,10 +43,34 @@ export async function createSession(graph: Graph, opts: SessionOptions = {}): Pr
     so.preferredOutputLocation = Object.fromEntries(opts.gpuOutputs.map((n) => [n, 'gpu-buffer'] as const));
   }
   try {
-    return guardRuns(await ort.InferenceSession.create(bytes, so), graph.externalFiles);
+    const mb = graph.externalBytes ? ` (${(graph.externalBytes / 2 ** 20).toFixed(graph.externalBytes < 10 * 2 ** 20 ? 1 : 0)} MiB of weights)` : '';
+    const session = await tracked(currentProgress(), { stage: 'session', total: 1, message: `creating ${graph.name}${mb}` }, () => ort.InferenceSession.create(bytes, so));
+    return guardRuns(session, graph.externalFiles);
   } catch (e) {
-    throw new Error(`ONNX Runtime could not create the ${graph.name} session on ${device}: ${(e as Error).message}`);
+    const msg = (e as Error).message;
+    if (device === 'webgpu' && NO_ADAPTER.test(msg)) throw new Error(NO_ADAPTER_TEXT);
+    throw new Error(`ONNX Runtime could not create the ${graph.name} session on ${device}: ${msg}`);
   }
+}
+
+const NO_ADAPTER = /Failed to get a WebGPU adapter|No supported adapters/i;
+const NO_ADAPTER_TEXT = 'WebGPU has no adapter on this machine (no GPU driver Dawn can use: Vulkan, Metal or D3D12); run with --device cpu, or --device auto to fall back to it';
+
+/** Whether a WebGPU session can be created here (a one-node graph), so `auto` picks a device up front. */
+export async function webgpuAvailable(): Promise<boolean> {
+  const g = new Graph('webgpu_probe');
+  g.output(g.op('Identity', [g.input('x', 'float32', [1])]), 'y');
+  try {
+    await (await createSession(g, { device: 'webgpu' })).release();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** 'auto' → WebGPU when it has an adapter, else CPU. */
+export async function resolveDevice(d: Device | 'auto'): Promise<Device> {
+  return d === 'auto' ? ((await webgpuAvailable()) ? 'webgpu' : 'cpu') : d;
 }
 
 export function f32Tensor(data: Float32Array, dims: number[]): ort.Tensor {

@@ -1,9 +1,12 @@
 // `tsvlm serve`: parse flags, load the models (through the injected `load`, so this module does not
 // import the engine), listen (loopback unless told), and shut down cleanly on SIGINT/SIGTERM.
+import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
+import { isRepoId } from '../hub/cache.js';
 import type { LoadOptions, Model } from '../api.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { createServer, type ListenInfo, type TsvlmServer } from './server.js';
+import { checkPortFree, serveLog } from './log.js';
 
 export const SERVE_USAGE = `Usage: tsvlm serve --model DIR [--model NAME=DIR]... [options]
 
@@ -11,7 +14,8 @@ Serves models over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/embe
 /v1/models, /v1/classify) with a web chat page at /.
 
 Options:
-  --model DIR | NAME=DIR   model folder (config.json + safetensors); repeatable. NAME defaults to the folder name
+  --model DIR | NAME=DIR   model folder (config.json + safetensors), built-in name or Hugging Face repo id
+                           (ORG/NAME, from its cache); repeatable. NAME defaults to the folder name
   --host HOST              address to bind (default 127.0.0.1; use 0.0.0.0 to expose on the network)
   --port PORT              port (default 8080; 0 picks a free one)
   --api-key KEY            require "Authorization: Bearer KEY" on /v1 (or set TSVLM_API_KEY)
@@ -19,7 +23,9 @@ Options:
   --cors ORIGIN            allow browser calls from ORIGIN (repeatable; "*" for any)
   --allowed-hosts LIST     Host names to serve besides IP addresses, localhost and the --host name
                            (comma-separated; ".example.com" for a domain; "*" for any)
-  --device cpu|webgpu      where the models run (default cpu)
+  --device cpu|webgpu|auto where the models run (default cpu; auto: WebGPU when it has an adapter)
+  --json                   log JSON lines ({time, level, msg, ...}) instead of text
+  --dtype fp32|fp16|q8|q4  weights at run time (q8/q4: int8/int4 blocks, converted once and cached; default by size: fp32 ≤ 1.5 G parameters, q8 ≤ 3 G, q4 above)
   --queue-size N           requests waiting per model before 429 (default ${DEFAULT_LIMITS.queueSize})
   --max-tokens-cap N       largest max_tokens a client may ask for (default ${DEFAULT_LIMITS.maxTokensCap})
   --max-images N           images per request (default ${DEFAULT_LIMITS.maxImagesPerRequest})
@@ -45,9 +51,11 @@ export interface ServeArgs {
   imageDir?: string;
   cors?: string[];
   allowedHosts?: string[];
-  device?: 'cpu' | 'webgpu';
+  device?: 'cpu' | 'webgpu' | 'auto';
+  dtype?: LoadOptions['dtype'];
   limits: Partial<Limits>;
   help: boolean;
+  json?: boolean;
 }
 
 const LIMIT_FLAGS: Record<string, keyof Limits> = {
@@ -67,6 +75,11 @@ function parseInteger(flag: string, v: string, min: number, max = Number.MAX_SAF
   return Number(v);
 }
 
+/** A folder (made absolute), or a built-in name / Hugging Face repo id that is not a folder here (kept). */
+function folderOrId(s: string): string {
+  return existsSync(s) || !isRepoId(s) ? resolve(s) : s;
+}
+
 /** NAME=DIR when the part before "=" looks like a name (no path separator); otherwise a folder. */
 function parseModelSpec(spec: string): { name: string; dir: string } {
   const eq = spec.indexOf('=');
@@ -74,9 +87,9 @@ function parseModelSpec(spec: string): { name: string; dir: string } {
     const name = spec.slice(0, eq);
     const dir = spec.slice(eq + 1);
     if (!dir) throw new UsageError(`--model ${spec}: the folder after "=" is missing`);
-    return { name, dir: resolve(dir) };
+    return { name, dir: folderOrId(dir) };
   }
-  const dir = resolve(spec);
+  const dir = folderOrId(spec);
   return { name: basename(dir), dir };
 }
 
@@ -102,6 +115,9 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
       case '--help':
         args.help = true;
         break;
+      case '--json':
+        args.json = true;
+        break;
       case '--model':
         args.models.push(parseModelSpec(take()));
         break;
@@ -126,8 +142,14 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
         break;
       case '--device': {
         const d = take();
-        if (d !== 'cpu' && d !== 'webgpu') throw new UsageError(`--device expects cpu or webgpu (got "${d}")`);
+        if (d !== 'cpu' && d !== 'webgpu' && d !== 'auto') throw new UsageError(`--device expects cpu or webgpu, or auto to pick (got "${d}")`);
         args.device = d;
+        break;
+      }
+      case '--dtype': {
+        const d = take();
+        if (d !== 'fp32' && d !== 'fp16' && d !== 'q8' && d !== 'q4') throw new UsageError(`--dtype expects fp32, fp16, q8 or q4 (got "${d}")`);
+        args.dtype = d;
         break;
       }
       default: {
@@ -181,20 +203,30 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
     out(SERVE_USAGE);
     return 0;
   }
-  const models: Array<{ name: string; model: Model }> = [];
+  const log = serveLog(args.json ?? false, out, err);
+  try {
+    await checkPortFree(args.host, args.port);
+  } catch (e) {
+    log.error((e as Error).message);
+    return 1;
+  }
+  // 'auto' probes for a WebGPU adapter (the engine is imported only then).
+  const device = args.device === 'auto' ? await (await import('../graph/session.js')).resolveDevice('auto') : args.device;
+  const models: Array<{ name: string; model: Model; loadedAt: Date }> = [];
   const disposeAll = async () => {
     for (const { model } of models.splice(0)) await model.dispose().catch(() => {});
   };
   try {
     for (const { name, dir } of args.models) {
-      out(`loading ${name} from ${dir} ...`);
+      log.info(`loading ${name} from ${dir} ...`, { model: name, dir });
       const t0 = Date.now();
-      const model = await load(dir, { name, ...(args.device ? { device: args.device } : {}) });
-      models.push({ name, model });
-      out(`loaded ${name} (${model.kind}, ${model.info.modelType}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const model = await load(dir, { name, ...(device ? { device } : {}), ...(args.dtype ? { dtype: args.dtype } : {}) });
+      models.push({ name, model, loadedAt: new Date() });
+      const s = (Date.now() - t0) / 1000;
+      log.info(`loaded ${name} (${model.kind}, ${model.info.modelType}) in ${s.toFixed(1)} s`, { model: name, kind: model.kind, model_type: model.info.modelType, seconds: s });
     }
   } catch (e) {
-    err(`tsvlm serve: ${(e as Error).message}`);
+    log.error((e as Error).message);
     await disposeAll();
     return 1;
   }
@@ -207,7 +239,7 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
   let resolveStop!: () => void;
   const stopRequested = new Promise<void>((r) => (resolveStop = r));
   const onSignal = () => {
-    if (requested) return out('tsvlm serve: already shutting down');
+    if (requested) return log.info('already shutting down');
     requested = true;
     resolveStop();
   };
@@ -228,28 +260,28 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
       ...(args.cors ? { cors: args.cors.length === 1 ? args.cors[0]! : args.cors } : {}),
       ...(args.allowedHosts ? { allowedHosts: args.allowedHosts } : {}),
       limits: args.limits,
-      ...(io.accessLog !== false ? { log: out } : {}),
+      ...(io.accessLog !== false ? { log: log.access } : {}),
     });
     info = await server.listen(args.host, args.port);
   } catch (e) {
     removeSignalHandlers();
-    err(`tsvlm serve: ${(e as Error).message}`);
+    log.error((e as Error).message);
     await disposeAll();
     return 1;
   }
-  out(`tsvlm serve: listening on ${info.url} (web page at ${info.url}/, API at ${info.url}/v1)`);
-  if (!isLoopback(info.host)) out('tsvlm serve: warning: reachable from other machines' + (args.apiKey ? '' : ' and no --api-key is set'));
+  log.info(`listening on ${info.url} (web page at ${info.url}/, API at ${info.url}/v1)`, { url: info.url });
+  if (!isLoopback(info.host)) log.info('warning: reachable from other machines' + (args.apiKey ? '' : ' and no --api-key is set'));
   io.onListening?.(info, server);
 
   await stopRequested;
-  out('tsvlm serve: shutting down (stopping generations in progress) ...');
+  log.info('shutting down (stopping generations in progress) ...');
   try {
     await server.close();
     await disposeAll();
   } finally {
     removeSignalHandlers();
   }
-  out('tsvlm serve: stopped');
+  log.info('stopped');
   return 0;
 }
 

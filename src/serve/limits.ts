@@ -28,6 +28,8 @@ export interface Limits {
   bodyTimeoutMs: number;
   /** Longest time to receive a request's headers (ms). */
   headersTimeoutMs: number;
+  /** Images a drawing model (SEED-LLaMA) renders per request (each is a diffusion run); later ones come back as codes. */
+  maxDrawnImages: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -44,6 +46,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxConnections: 256,
   bodyTimeoutMs: 30_000,
   headersTimeoutMs: 15_000,
+  maxDrawnImages: 4,
 });
 
 /** Fills defaults and checks that every limit is a positive integer (queueSize may be 0). */

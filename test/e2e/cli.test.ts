@@ -1,33 +1,17 @@
 // The tsvlm CLI end to end on fixture checkpoints (with small real tokenizers from
 // test/data/e2e-tokenizers) and real image files. Needs `npm run build` (runs dist/).
 import { describe, it, expect, beforeAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { FIXTURES_ROOT, openFixture } from '../helpers/fixtures.js';
+import { BUILT, IMAGES as images, ROOT, assemble as assembleIn, haveFixtures, tsvlm, workDir } from '../helpers/cli.js';
 
-const root = resolve(__dirname, '../..');
-const bin = join(root, 'bin/tsvlm.js');
-const images = join(FIXTURES_ROOT, 'images');
-const work = mkdtempSync(join(tmpdir(), 'tsvlm-cli-'));
+const work = workDir();
+const assemble = (fixture: string) => assembleIn(work, fixture);
+const have = haveFixtures('siglip-tiny', 'llama-tiny', 'sail-tiny');
 
-/** A checkpoint folder: the fixture's config and weights plus a tokenizer that fits its vocabulary. */
-function assemble(fixture: string): string {
-  const dir = join(work, fixture);
-  cpSync(join(root, 'test/data/e2e-tokenizers', fixture), dir, { recursive: true });
-  for (const f of ['config.json', 'model.safetensors']) symlinkSync(join(FIXTURES_ROOT, fixture, f), join(dir, f));
-  return dir;
-}
-
-function tsvlm(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', input, timeout: 120_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-const have = ['siglip-tiny', 'llama-tiny', 'sail-tiny'].every((f) => existsSync(join(FIXTURES_ROOT, f, 'config.json')));
-
-describe.skipIf(!have || !existsSync(join(root, 'dist/cli/main.js')))('tsvlm CLI', () => {
+describe.skipIf(!have || !BUILT)('tsvlm CLI', () => {
   let siglip: string, llama: string, sail: string;
   beforeAll(() => {
     siglip = assemble('siglip-tiny');
@@ -86,7 +70,7 @@ describe.skipIf(!have || !existsSync(join(root, 'dist/cli/main.js')))('tsvlm CLI
     expect(j.usage.prompt_tokens).toBeGreaterThan(20);
     const repl = tsvlm(['chat', '--model', sail, '--image', join(images, 'synthetic.png'), '--max-new-tokens', '4'], `What is this?\nAnd the colour?\n/image ${join(images, 'rgba.png')}\nNow?\n/quit\n`);
     expect(repl.code, repl.err).toBe(0);
-    expect(repl.out).toContain('image: ');
+    expect(repl.err).toContain('image: ');
     const text = tsvlm(['chat', '--model', sail, 'Hello there', '--max-new-tokens', '4', '--json']);
     expect(text.code, text.err).toBe(0);
   });
@@ -111,5 +95,25 @@ describe.skipIf(!have || !existsSync(join(root, 'dist/cli/main.js')))('tsvlm CLI
     expect(tsvlm(['frobnicate']).code).toBe(2);
     expect(tsvlm(['generate', '--model', llama, '--max-new-tokens', 'x', '--prompt', 'a']).code).toBe(2);
     expect(readdirSync(work).length).toBeGreaterThan(0);
+  });
+
+  it('--dtype q4/q8: the built-in SAIL chat model and a Llama answer from quantized weights (converted once, then cached)', () => {
+    process.env.TSVLM_CACHE = join(work, 'cache');
+    const q = ['chat', '--image', join(ROOT, 'examples/scene.png'), 'How many shapes are there?'];
+    const fp32 = tsvlm(q);
+    const first = tsvlm([...q, '--dtype', 'q4']);
+    expect(first.code, first.err).toBe(0);
+    expect(first.out.trim().length).toBeGreaterThan(0);
+    const again = tsvlm([...q, '--dtype', 'q4']);
+    expect(again.out).toBe(first.out);
+    expect(readdirSync(join(work, 'cache', 'weights')).filter((f) => f.includes('-q4-')).length).toBe(2); // embed + decoder graphs
+    console.log(`built-in SAIL: fp32 ${JSON.stringify(fp32.out.trim())}, q4 ${JSON.stringify(first.out.trim())}`);
+    const fx = openFixture(join(FIXTURES_ROOT, 'llama-tiny'));
+    const r = tsvlm(['generate', '--model', llama, '--dtype', 'q8', '--input-ids', fx.ints('prompt.input_ids').join(','), '--max-new-tokens', '4', '--json']);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).token_ids).toEqual(fx.ints('greedy.generated_ids').slice(0, 4));
+    const bad = tsvlm(['generate', '--model', llama, '--dtype', 'int3', '--prompt', 'x']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--dtype must be fp32, fp16, q8 or q4');
   });
 });

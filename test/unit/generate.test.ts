@@ -33,6 +33,7 @@ describe('sampler', () => {
     expect(() => new Sampler({ topP: 2 })).toThrow(/topP/);
     expect(() => new Sampler({ topK: 1.5 })).toThrow(/topK/);
     expect(() => new Sampler({ temperature: -1 })).toThrow(/temperature/);
+    expect(() => new Sampler({ repetitionPenalty: 0 })).toThrow(/repetitionPenalty must be in \(0, 100\]/);
   });
   it('argmax takes the first of equal maxima', () => {
     expect(argmax([1, 3, 3])).toBe(1);

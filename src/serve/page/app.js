@@ -228,8 +228,8 @@ function samplingOptions() {
   return opts;
 }
 
-/** Reads an SSE body, calling onData for each `data:` payload. */
-async function readSse(body, onData) {
+/** Reads an SSE body, calling onData for each `data:` payload and onComment for each `: comment`. */
+async function readSse(body, onData, onComment = () => {}) {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let buf = '';
@@ -241,6 +241,7 @@ async function readSse(body, onData) {
     while ((sep = buf.indexOf('\n\n')) >= 0) {
       const event = buf.slice(0, sep);
       buf = buf.slice(sep + 2);
+      for (const l of event.split('\n')) if (l.startsWith(':')) onComment(l.slice(1).trimStart());
       const data = event
         .split('\n')
         .filter((l) => l.startsWith('data:'))
@@ -309,6 +310,14 @@ async function send() {
         if (c.finish_reason) finish = c.finish_reason;
       }
       return true;
+    }, (comment) => {
+      // `: progress {...}` while the server reads a long prompt (an image is many tokens).
+      if (!comment.startsWith('progress ') || reply) return;
+      const p = JSON.parse(comment.slice(9));
+      if (p.stage === 'prefill') {
+        const secs = p.elapsedMs ? ` ${(p.elapsedMs / 1000).toFixed(0)} s` : '';
+        setStatus(p.done >= p.total ? 'Generating…' : `Reading the prompt (${p.total} tokens)…${secs}`);
+      }
     });
     const secs = (performance.now() - t0) / 1000;
     setStatus(usage ? `${usage.completion_tokens} tokens in ${secs.toFixed(1)} s (prompt ${usage.prompt_tokens} tokens)` : '');
