@@ -1,22 +1,14 @@
 // Worker-thread side of worker-model.ts: loads one model with the engine and runs what the main
 // thread asks for. Tokenizing, image decoding and ONNX Runtime runs all happen on this thread, so
 // the server's event loop stays free for other clients.
-// Protocol (main → worker): {op: 'call', id, method, args} | {op: 'chat', id, messages, opts} |
-// {op: 'abort', id}. Worker → main: {type: 'ready', props, methods} | {type: 'progress', p} |
-// {type: 'load-error', error} | {id, delta} | {id, result} | {id, error}.
+// Protocol (main → worker): {op: 'call', id, method, args} | {op: 'stream', id, method, messages,
+// opts} (chat / complete; `messages` is the first argument) | {op: 'abort', id}. Worker → main:
+// {type: 'ready', props, methods} | {type: 'progress', p} | {type: 'load-error', error} |
+// {id, event} (a ChatEvent) | {id, progress} | {id, result} | {id, error}.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { GenerationOptions, LoadOptions, Model } from '../api.js';
+import type { ChatStream, GenerationOptions, LoadOptions, Model } from '../api.js';
 
-export interface SerializedError {
-  name: string;
-  message: string;
-}
-
-export const serializeError = (e: unknown): SerializedError =>
-  e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) };
-
-/** The data properties of a model a caller can read (functions are proxied separately). */
-export const MODEL_PROPS = ['kind', 'info', 'dimensions', 'maxImages', 'codesPerImage', 'codebookSize', 'embeddingShape'] as const;
+import { MODEL_PROPS, serializeError, STREAM_METHODS, SYNC_METHODS } from './worker-protocol.js';
 
 async function main(): Promise<void> {
   const port = parentPort!;
@@ -35,7 +27,7 @@ async function main(): Promise<void> {
   const methods: string[] = [];
   for (let o: object | null = model; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
     for (const k of Object.getOwnPropertyNames(o)) {
-      if (k !== 'constructor' && k !== 'chat' && typeof m[k] === 'function' && !methods.includes(k)) methods.push(k);
+      if (k !== 'constructor' && typeof m[k] === 'function' && !methods.includes(k) && !SYNC_METHODS.includes(k)) methods.push(k);
     }
   }
   port.postMessage({ type: 'ready', props, methods });
@@ -46,13 +38,17 @@ async function main(): Promise<void> {
       aborts.get(msg.id)?.abort();
       return;
     }
-    if (msg.op === 'chat') {
+    if (msg.op === 'stream') {
       const ac = new AbortController();
       aborts.set(msg.id, ac);
       try {
-        if (model.kind !== 'chat') throw new Error(`${model.info.name} is not a chat model`);
-        const stream = model.chat(msg.messages as never, { ...msg.opts, signal: ac.signal });
-        for await (const delta of stream) port.postMessage({ id: msg.id, delta });
+        const fn = m[msg.method!];
+        if (!STREAM_METHODS.includes(msg.method!) || typeof fn !== 'function') throw new Error(`model has no method ${msg.method}`);
+        const onProgress = (p: unknown) => port.postMessage({ id: msg.id, progress: p });
+        const stream = (fn as (...a: unknown[]) => ChatStream).call(model, msg.messages, { ...msg.opts, signal: ac.signal, onProgress });
+        // Events carry text deltas and drawn images in order; plain streams only text.
+        if (stream.events) for await (const event of stream.events()) port.postMessage({ id: msg.id, event });
+        else for await (const text of stream) port.postMessage({ id: msg.id, event: { type: 'text', text } });
         port.postMessage({ id: msg.id, result: await stream.result });
       } catch (e) {
         port.postMessage({ id: msg.id, error: serializeError(e) });

@@ -7,8 +7,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { ChatMessage, ChatStream, GenerationOptions, GenerationResult, LoadOptions, Model } from '../api.js';
-import type { SerializedError } from './model-worker.js';
+import type { ChatEvent, ChatStream, GenerationOptions, GenerationResult, LoadOptions, Model, Progress } from '../api.js';
+import { STREAM_METHODS, type SerializedError } from './worker-protocol.js';
 
 /** The compiled worker entry; under the TypeScript sources (tests) the one in dist/ is used. */
 function workerUrl(): URL {
@@ -34,7 +34,7 @@ function revive(e: SerializedError): Error {
   return err;
 }
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; onDelta?: (d: string) => void };
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; onEvent?: (e: ChatEvent) => void; onProgress?: (p: Progress) => void };
 
 /** Loads `dir` on a new worker thread; resolves once the model is ready (load errors reject). */
 export function loadModelInWorker(dir: string, opts: LoadOptions = {}): Promise<Model> {
@@ -48,11 +48,11 @@ export function loadModelInWorker(dir: string, opts: LoadOptions = {}): Promise<
     for (const p of pending.values()) p.reject(dead);
     pending.clear();
   };
-  const call = (msg: Record<string, unknown>, onDelta?: (d: string) => void): Promise<unknown> & { id: number } => {
+  const call = (msg: Record<string, unknown>, on: Pick<Pending, 'onEvent' | 'onProgress'> = {}): Promise<unknown> & { id: number } => {
     const id = nextId++;
     const p = new Promise<unknown>((resolve, reject) => {
       if (dead) return reject(dead);
-      pending.set(id, { resolve, reject, onDelta });
+      pending.set(id, { resolve, reject, ...on });
       worker.postMessage({ ...msg, id });
     }) as Promise<unknown> & { id: number };
     p.id = id;
@@ -77,7 +77,8 @@ export function loadModelInWorker(dir: string, opts: LoadOptions = {}): Promise<
       if (msg.type === 'ready') return resolveLoad(makeProxy(msg.props, msg.methods));
       const p = pending.get(msg.id);
       if (!p) return;
-      if ('delta' in msg) return p.onDelta?.(msg.delta);
+      if ('event' in msg) return p.onEvent?.(msg.event);
+      if ('progress' in msg) return p.onProgress?.(msg.progress);
       pending.delete(msg.id);
       if ('error' in msg) p.reject(revive(msg.error));
       else p.resolve(msg.result);
@@ -87,25 +88,33 @@ export function loadModelInWorker(dir: string, opts: LoadOptions = {}): Promise<
   function makeProxy(props: Record<string, unknown>, methods: string[]): Model {
     const model: Record<string, unknown> = { ...props };
     for (const method of methods) {
-      model[method] = (...args: unknown[]) => call({ op: 'call', method, args });
+      model[method] = STREAM_METHODS.includes(method)
+        ? (first: unknown, o: GenerationOptions = {}) => stream(method, first, o, props.drawsImages === true)
+        : (...args: unknown[]) => call({ op: 'call', method, args });
     }
     model.dispose = async () => {
       if (!dead) await call({ op: 'call', method: 'dispose', args: [] }).catch(() => {});
       await worker.terminate();
     };
-    if (props.kind === 'chat') model.chat = (messages: ChatMessage[], o: GenerationOptions = {}) => chatStream(messages, o);
     return model as unknown as Model;
   }
 
-  function chatStream(messages: ChatMessage[], o: GenerationOptions): ChatStream {
-    const { signal, ...gen } = o;
-    const buffered: string[] = [];
+  /** chat / complete across the thread: events in order, progress to the caller's onProgress, aborts as messages. */
+  function stream(method: string, first: unknown, o: GenerationOptions, withEvents: boolean): ChatStream {
+    const { signal, onProgress, ...gen } = o;
+    const buffered: ChatEvent[] = [];
     let wake: (() => void) | undefined;
     let done = false;
-    const result = call({ op: 'chat', messages, opts: gen }, (d) => {
-      buffered.push(d);
-      wake?.();
-    }) as Promise<GenerationResult> & { id: number };
+    const result = call(
+      { op: 'stream', method, messages: first, opts: gen },
+      {
+        onEvent: (e) => {
+          buffered.push(e);
+          wake?.();
+        },
+        ...(onProgress ? { onProgress } : {}),
+      },
+    ) as Promise<GenerationResult> & { id: number };
     const id = result.id;
     const onAbort = () => worker.postMessage({ op: 'abort', id });
     if (signal?.aborted) onAbort();
@@ -116,20 +125,24 @@ export function loadModelInWorker(dir: string, opts: LoadOptions = {}): Promise<
       wake?.();
     });
     settled.catch(() => {});
+    async function* events(): AsyncGenerator<ChatEvent> {
+      for (;;) {
+        if (buffered.length) {
+          yield buffered.shift()!;
+          continue;
+        }
+        if (done) break;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+      await result;
+    }
     return {
       result,
       async *[Symbol.asyncIterator]() {
-        for (;;) {
-          if (buffered.length) {
-            yield buffered.shift()!;
-            continue;
-          }
-          if (done) break;
-          await new Promise<void>((r) => (wake = r));
-          wake = undefined;
-        }
-        await result;
+        for await (const e of events()) if (e.type === 'text') yield e.text;
       },
+      ...(withEvents ? { events } : {}),
     };
   }
 }
