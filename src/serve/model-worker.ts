@@ -30,6 +30,8 @@ async function main(): Promise<void> {
       if (k !== 'constructor' && typeof m[k] === 'function' && !methods.includes(k) && !SYNC_METHODS.includes(k)) methods.push(k);
     }
   }
+  const count = m.countTokens as ((t: string[], i: number) => number) | undefined;
+  if (typeof count === 'function') props.imageTokenCount = count.call(model, [], 1);
   port.postMessage({ type: 'ready', props, methods });
 
   const aborts = new Map<number, AbortController>();
@@ -61,7 +63,13 @@ async function main(): Promise<void> {
       const fn = m[msg.method!];
       if (typeof fn !== 'function' || !methods.includes(msg.method!)) throw new Error(`model has no method ${msg.method}`);
       const result = await (fn as (...a: unknown[]) => unknown).apply(model, msg.args ?? []);
-      port.postMessage({ id: msg.id, result });
+      // countTokens is synchronous, so it cannot be asked across the thread: the token count of
+      // each embedded text travels with the vectors and the proxy answers from it.
+      const count = m.countTokens as ((t: string[], i: number) => number) | undefined;
+      if (msg.method === 'embedTexts' && typeof count === 'function') {
+        const texts = (msg.args?.[0] ?? []) as string[];
+        port.postMessage({ id: msg.id, result, tokenCounts: texts.map((t) => count.call(model, [t], 0)) });
+      } else port.postMessage({ id: msg.id, result });
       if (msg.method === 'dispose') port.close();
     } catch (e) {
       port.postMessage({ id: msg.id, error: serializeError(e) });

@@ -59,6 +59,15 @@ export function loadModelInWorker(dir: string, opts: LoadOptions = {}): Promise<
     return p;
   };
 
+  // Token counts of recently embedded texts (the worker sends them with the vectors), so that the
+  // synchronous countTokens(texts, images) can answer for texts just embedded; bounded.
+  const counts = new Map<string, number>();
+  const textsOf = new Map<number, string[]>();
+  function rememberCounts(texts: string[], list: number[]): void {
+    if (counts.size > 4096) counts.clear();
+    list.forEach((n, i) => counts.set(texts[i]!, n));
+  }
+
   return new Promise<Model>((resolveLoad, rejectLoad) => {
     worker.on('error', (e) => {
       fail(new Error(`model worker for ${dir} failed: ${e.message}`));
@@ -80,17 +89,30 @@ export function loadModelInWorker(dir: string, opts: LoadOptions = {}): Promise<
       if ('event' in msg) return p.onEvent?.(msg.event);
       if ('progress' in msg) return p.onProgress?.(msg.progress);
       pending.delete(msg.id);
+      setImmediate(() => textsOf.delete(msg.id));
       if ('error' in msg) p.reject(revive(msg.error));
-      else p.resolve(msg.result);
+      else {
+        const texts = textsOf.get(msg.id);
+        if (texts && msg.tokenCounts) rememberCounts(texts, msg.tokenCounts);
+        p.resolve(msg.result);
+      }
     });
   });
 
   function makeProxy(props: Record<string, unknown>, methods: string[]): Model {
-    const model: Record<string, unknown> = { ...props };
+    const { imageTokenCount, ...data } = props;
+    const model: Record<string, unknown> = { ...data };
+    if (typeof imageTokenCount === 'number') {
+      model.countTokens = (texts: string[], images: number) => texts.reduce((a, t) => a + (counts.get(t) ?? 0), 0) + images * imageTokenCount;
+    }
     for (const method of methods) {
       model[method] = STREAM_METHODS.includes(method)
         ? (first: unknown, o: GenerationOptions = {}) => stream(method, first, o, props.drawsImages === true)
-        : (...args: unknown[]) => call({ op: 'call', method, args });
+        : (...args: unknown[]) => {
+            const p = call({ op: 'call', method, args });
+            if (method === 'embedTexts') textsOf.set(p.id, args[0] as string[]);
+            return p;
+          };
     }
     model.dispose = async () => {
       if (!dead) await call({ op: 'call', method: 'dispose', args: [] }).catch(() => {});
