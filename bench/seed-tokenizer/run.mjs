@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import '../../dist/graph/ort-env.js'; // ONNX Runtime telemetry off before the runtime loads
 import * as ort from 'onnxruntime-node';
 import { benchDir, timeIt, findPython, fmt } from '../common.mjs';
 import { WeightStore } from '../../dist/io/checkpoint.js';

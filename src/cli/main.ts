@@ -271,9 +271,10 @@ async function cmdServe(argv: string[]): Promise<number> {
   // Without --model, serve the built-in chat and embedding models.
   const hasModel = argv.some((a) => a === '--model' || a.startsWith('--model=') || a === '-h' || a === '--help');
   const args = hasModel ? argv : ['--model', `${BUILTIN_MODELS.chat}=${builtinModelDir('chat')}`, '--model', `${BUILTIN_MODELS.embedding}=${builtinModelDir('embedding')}`, ...argv];
-  // Each model on its own worker thread: tokenizing, decoding and ORT runs stay off the event loop.
+  // Each model on its own worker thread: tokenizing and ORT runs stay off the event loop. A model
+  // given a loaded renderer (--diffusion) stays in this thread: that object cannot cross threads.
   const { loadModelInWorker } = await import('../serve/worker-model.js');
-  return runServe(args, (dir, opts) => loadModelInWorker(dir, opts));
+  return runServe(args, (dir, opts) => (opts?.imageRenderer || (opts?.imageTokenizer && typeof opts.imageTokenizer !== 'string') ? loadModel(dir, opts) : loadModelInWorker(dir, opts)));
 }
 
 function packageVersion(): string {

@@ -44,7 +44,8 @@ export async function createSession(graph: Graph, opts: SessionOptions = {}): Pr
   }
   try {
     const mb = graph.externalBytes ? ` (${(graph.externalBytes / 2 ** 20).toFixed(graph.externalBytes < 10 * 2 ** 20 ? 1 : 0)} MiB of weights)` : '';
-    return guardRuns(await tracked(currentProgress(), { stage: 'session', total: 1, message: `creating ${graph.name}${mb}` }, () => ort.InferenceSession.create(bytes, so)), graph.externalFiles);
+    const session = await tracked(currentProgress(), { stage: 'session', total: 1, message: `creating ${graph.name}${mb}` }, () => ort.InferenceSession.create(bytes, so));
+    return guardRuns(session, graph.externalFiles);
   } catch (e) {
     const msg = (e as Error).message;
     if (device === 'webgpu' && NO_ADAPTER.test(msg)) throw new Error(NO_ADAPTER_TEXT);

@@ -1,10 +1,10 @@
 // A Hugging Face model folder: config.json, model.safetensors or a sharded
 // model.safetensors.index.json (or the PyTorch pytorch_model.bin equivalents), tokenizer and
 // generation files. Only headers (and a .pt's data.pkl) are read here.
-import { existsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { FileKindError, MAX_CONFIG_BYTES, openRegularFile, readRegularTextFile } from './files.js';
 import type { WeightSettings } from '../quant/plan.js';
-import { MAX_CONFIG_BYTES, readRegularTextFile } from './files.js';
 import { SafetensorsFile, type TensorInfo, readRange, toFloat32, bytesToTyped, type TypedArray } from './safetensors.js';
 import { PytorchFile, detectWeightsFormat } from './pytorch.js';
 
@@ -24,6 +24,13 @@ export interface WeightsFile {
 /** Opens a weights file by its magic bytes: safetensors, or a torch.save zip (.pt/.pth/.bin). */
 export function openWeightsFile(path: string): WeightsFile {
   if (!existsSync(path)) throw new CheckpointError(`weights file ${path} does not exist`);
+  // Regular files only: sniffing a FIFO's first bytes would block, /dev/zero never ends.
+  try {
+    closeSync(openRegularFile(path, basename(path)).fd);
+  } catch (e) {
+    if (e instanceof FileKindError) throw new CheckpointError(e.message);
+    throw e;
+  }
   const format = detectWeightsFormat(path);
   if (format === 'safetensors') return SafetensorsFile.open(path);
   if (format === 'pytorch-zip' || format === 'pytorch-legacy') return PytorchFile.open(path);
@@ -90,7 +97,7 @@ export class WeightStore {
     const shards = [...new Set(Object.values(map) as string[])];
     for (const shard of shards) {
       const p = join(dir, shard);
-      if (!existsSync(p)) throw new CheckpointError(`${index} names shard ${shard}, which is missing from ${dir}`);
+      if (typeof shard !== 'string' || shard.includes('..') || !existsSync(p)) throw new CheckpointError(`${index} names shard ${shard}, which is missing from ${dir}`);
       this.add(openWeightsFile(p));
     }
     for (const [name, shard] of Object.entries(map)) {

@@ -3,7 +3,7 @@
 import type { Graph, Value } from '../graph/builder.js';
 import { Graph as GraphClass } from '../graph/builder.js';
 import { GraphWeights } from '../nn/weights.js';
-import { activation, flatten2d, layerNorm, linear, linearOf, reshapeLead } from '../nn/layers.js';
+import { activation, flatten2d, layerNorm, linear, reshapeLead } from '../nn/layers.js';
 import { CheckpointError, CONFIG_BOUNDS as B, configFloat, configInt, type ModelFolder, type WeightStore } from '../io/checkpoint.js';
 import type { EmbeddingModel, ImageInput, LabelScore, LoadOptions, ModelInfo } from '../api.js';
 import { InputError } from '../api.js';

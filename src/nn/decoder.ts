@@ -68,10 +68,12 @@ export interface DecoderGraphOptions {
 
 /** Checks the checkpoint against the spec (names and shapes) with one clear error. */
 export function expectDecoderWeights(store: WeightStore, s: DecoderSpec, head: 'logits' | 'none' = 'logits'): void {
-  // Layer count first: the layers prefix is where layer 0's input norm lives ("model.layers").
-  const norm0 = s.names.layer(0).inputNorm;
-  const layersPrefix = norm0.slice(0, norm0.indexOf('.0.'));
-  if (layersPrefix) store.expectLayerCount(layersPrefix, s.numLayers, 'num_hidden_layers');
+  // Layer count first. The layers' prefix is what layer 0's and layer 1's names share before the
+  // index ("model.layers.0.…" / "model.layers.1.…" → "model.layers").
+  const [n0, n1] = [s.names.layer(0).inputNorm, s.names.layer(1).inputNorm];
+  let cut = 0;
+  while (cut < n0.length && n0[cut] === n1[cut]) cut++;
+  if (n0.slice(cut).startsWith('0.') && n0[cut - 1] === '.') store.expectLayerCount(n0.slice(0, cut - 1), s.numLayers, 'num_hidden_layers');
   const D = s.hiddenSize, hd = s.headDim;
   const shapes: Record<string, number[]> = head === 'none' ? {} : {
     [s.names.embed]: [s.vocabSize, D],

@@ -1,5 +1,5 @@
-// POST /v1/chat/completions: validate, admit into the model's queue, decode images while waiting,
-// then run model.chat() once it is this request's turn; JSON or SSE out. A client disconnect
+// POST /v1/chat/completions: validate, admit into the model's queue, check image headers while
+// waiting, then decode and run model.chat() once it is this request's turn; JSON or SSE out. A client disconnect
 // aborts the generation through the job's AbortSignal.
 import type { ChatMessage, ChatModel, ChatPart, GenerationOptions, GenerationResult } from '../api.js';
 import { readJsonBody } from './body.js';

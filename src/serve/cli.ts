@@ -71,9 +71,9 @@ const LIMIT_FLAGS: Record<string, keyof Limits> = {
   '--max-images': 'maxImagesPerRequest',
   '--max-image-pixels': 'maxImagePixels',
   '--max-body-bytes': 'maxBodyBytes',
-  '--max-drawn-images': 'maxDrawnImages',
   '--max-connections': 'maxConnections',
   '--body-timeout-ms': 'bodyTimeoutMs',
+  '--max-drawn-images': 'maxDrawnImages',
 };
 
 function parseInteger(flag: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -231,8 +231,11 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
     for (const { model } of models.splice(0)) await model.dispose().catch(() => {});
   };
   try {
-    // Drawing models load their image tokenizer and renderer from these folders (on their worker).
-    const drawing = { ...(args.imageTokenizer ? { imageTokenizer: args.imageTokenizer } : {}), ...(args.diffusion ? { imageRenderer: args.diffusion } : {}) };
+    // The renderer of drawing models (engine code: imported only when asked for).
+    const imageRenderer = args.diffusion
+      ? await (await import('../models/diffusion/image-renderer.js')).SeedImageRenderer.load(args.diffusion, { ...(device ? { device } : {}) })
+      : undefined;
+    const drawing = { ...(args.imageTokenizer ? { imageTokenizer: args.imageTokenizer } : {}), ...(imageRenderer ? { imageRenderer } : {}) };
     for (const { name, dir } of args.models) {
       log.info(`loading ${name} from ${dir} ...`, { model: name, dir });
       const t0 = Date.now();

@@ -9,7 +9,7 @@ import { readJsonBody } from './body.js';
 import { type ModelEntry, ServeContext } from './context.js';
 import { ApiError, badRequest } from './errors.js';
 import { inSlot } from './embeddings.js';
-import { resolveImage } from './images.js';
+import { checkedImageBytes, decodeImageBytes } from './images.js';
 import { unixSeconds } from './openai.js';
 import { type Json, optionalBoolean, optionalNumber, requireObject, requireString } from './validate.js';
 
@@ -122,6 +122,8 @@ export async function handleSeedGenerate(raw: Request, ctx: ServeContext): Promi
     entry,
     async (signal) => {
       const parts: ChatPart[] = [];
+      // Bytes and headers only while queued; pixels are decoded when the slot is ours.
+      const encoded: Array<{ part: number; bytes: Uint8Array; param: string }> = [];
       for (let i = 0; i < images.length; i++) {
         if (pieces[i]) parts.push({ type: 'text', text: pieces[i]! });
         const im = images[i];
@@ -131,13 +133,15 @@ export async function handleSeedGenerate(raw: Request, ctx: ServeContext): Promi
         } else if (typeof im === 'string') {
           signal.throwIfAborted();
           const url = im.startsWith('data:') ? im : `data:image/png;base64,${im}`;
-          parts.push({ type: 'image', image: await resolveImage(url, `images[${i}]`, ctx.imageLimits) });
+          encoded.push({ part: parts.length, bytes: await checkedImageBytes(url, `images[${i}]`, ctx.imageLimits), param: `images[${i}]` });
+          parts.push({ type: 'image', image: new Uint8Array() });
         } else throw badRequest(`images[${i}] must be base64 or a list of integer codes`, `images[${i}]`);
       }
       if (pieces[images.length]) parts.push({ type: 'text', text: pieces[images.length]! });
-      return { parts, signal };
+      return { parts, encoded, signal };
     },
-    async ({ parts, signal }) => {
+    async ({ parts, encoded, signal }) => {
+      for (const e of encoded) parts[e.part] = { type: 'image', image: await decodeImageBytes(e.bytes, e.param, ctx.imageLimits) };
       const stream = model.complete!(parts, { ...gen, signal });
       let reply = '';
       const drawn: string[] = [];

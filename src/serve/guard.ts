@@ -6,7 +6,8 @@
 //   address cannot be rebound), "localhost" and "*.localhost", the name the server is bound to,
 //   and `allowedHosts` (exact names, ".example.com" for a domain and its subdomains, "*" for any).
 // - POST bodies must be application/json: a cross-site <form> or a "simple" fetch can only send
-//   text/plain, form or multipart bodies without a CORS preflight.
+//   text/plain, form or multipart bodies without a CORS preflight. (A POST without a body passes:
+//   it can start nothing, and the routes answer it themselves, e.g. 405.)
 // - Origin: a browser request from another origin is refused unless CORS allows that origin.
 import { isIP } from 'node:net';
 import type { MiddlewareHandler } from 'hono';
@@ -75,7 +76,9 @@ export function requestGuard(opts: GuardOptions): MiddlewareHandler {
         throw new ApiError(403, `Origin "${origin.slice(0, 200)}" is not allowed; start the server with --cors ${origin.slice(0, 200)} to allow browser calls from it`, 'origin_not_allowed');
       }
     }
-    if (c.req.method === 'POST' && !isJson(c.req.header('content-type'))) {
+    // A body-less POST can start nothing (routes answer 400/405 on their own).
+    const hasBody = (c.req.header('content-length') ?? '0') !== '0' || c.req.header('transfer-encoding') !== undefined;
+    if (c.req.method === 'POST' && hasBody && !isJson(c.req.header('content-type'))) {
       throw new ApiError(415, 'POST bodies must be sent with "Content-Type: application/json"', 'unsupported_media_type');
     }
     return next();

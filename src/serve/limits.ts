@@ -20,8 +20,6 @@ export interface Limits {
   maxLabels: number;
   /** Most stop strings in one request. */
   maxStopSequences: number;
-  /** Images a drawing model (SEED-LLaMA) renders per request (each is a diffusion run); later ones come back as codes. */
-  maxDrawnImages: number;
   /** Most characters of text a request's prompt or one embedding input may carry (text-caps.ts). */
   maxTextChars: number;
   /** Open connections at once; more are closed on arrival (a slow client cannot hold them all). */
@@ -30,6 +28,8 @@ export interface Limits {
   bodyTimeoutMs: number;
   /** Longest time to receive a request's headers (ms). */
   headersTimeoutMs: number;
+  /** Images a drawing model (SEED-LLaMA) renders per request (each is a diffusion run); later ones come back as codes. */
+  maxDrawnImages: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -42,11 +42,11 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxEmbeddingInputs: 256,
   maxLabels: 100,
   maxStopSequences: 16,
-  maxDrawnImages: 4,
   maxTextChars: 1_000_000,
   maxConnections: 256,
   bodyTimeoutMs: 30_000,
   headersTimeoutMs: 15_000,
+  maxDrawnImages: 4,
 });
 
 /** Fills defaults and checks that every limit is a positive integer (queueSize may be 0). */

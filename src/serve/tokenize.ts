@@ -8,7 +8,7 @@ import { readJsonBody } from './body.js';
 import type { ModelEntry, ServeContext } from './context.js';
 import { badRequest } from './errors.js';
 import { inSlot } from './embeddings.js';
-import { resolveImage } from './images.js';
+import { checkedImageBytes, decodeImageBytes } from './images.js';
 import { isObject, requireObject, requireString } from './validate.js';
 
 function tokenizerModel(entry: ModelEntry): ImageTokenizer {
@@ -54,14 +54,19 @@ export async function handleImageTokenize(raw: Request, ctx: ServeContext): Prom
     ctx,
     entry,
     async (signal) => {
-      const images: DecodedImage[] = [];
+      // Bytes and headers only while queued; pixels are decoded when the slot is ours.
+      const encoded: Uint8Array[] = [];
       for (let i = 0; i < urls.length; i++) {
         signal.throwIfAborted();
-        images.push(await resolveImage(urls[i]!, `images[${i}]`, ctx.imageLimits));
+        encoded.push(await checkedImageBytes(urls[i]!, `images[${i}]`, ctx.imageLimits));
       }
-      return images;
+      return encoded;
     },
-    (images) => asBadRequest('images', () => model.encode(images)),
+    async (encoded) => {
+      const images: DecodedImage[] = [];
+      for (let i = 0; i < encoded.length; i++) images.push(await decodeImageBytes(encoded[i]!, `images[${i}]`, ctx.imageLimits));
+      return asBadRequest('images', () => model.encode(images));
+    },
   );
   return Response.json({
     object: 'list',

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ChatEvent, ChatStream, GenerationOptions, GenerationResult, LoadOptions, Model, Progress } from '../api.js';
-import { STREAM_METHODS, type SerializedError } from './model-worker.js';
+import { STREAM_METHODS, type SerializedError } from './worker-protocol.js';
 
 /** The compiled worker entry; under the TypeScript sources (tests) the one in dist/ is used. */
 function workerUrl(): URL {
@@ -36,15 +36,9 @@ function revive(e: SerializedError): Error {
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; onEvent?: (e: ChatEvent) => void; onProgress?: (p: Progress) => void };
 
-/**
- * Loads `dir` on a new worker thread; resolves once the model is ready (load errors reject).
- * Options cross the thread as data: an image tokenizer or renderer is given as a folder.
- */
+/** Loads `dir` on a new worker thread; resolves once the model is ready (load errors reject). */
 export function loadModelInWorker(dir: string, opts: LoadOptions = {}): Promise<Model> {
   const { onProgress, ...plain } = opts;
-  for (const k of ['imageTokenizer', 'imageRenderer'] as const) {
-    if (plain[k] !== undefined && typeof plain[k] !== 'string') throw new Error(`loadModelInWorker: ${k} must be a folder (a loaded model cannot cross to the worker thread)`);
-  }
   const worker = new Worker(workerUrl(), { workerData: { dir, opts: plain } });
   const pending = new Map<number, Pending>();
   let nextId = 1;
@@ -64,6 +58,15 @@ export function loadModelInWorker(dir: string, opts: LoadOptions = {}): Promise<
     p.id = id;
     return p;
   };
+
+  // Token counts of recently embedded texts (the worker sends them with the vectors), so that the
+  // synchronous countTokens(texts, images) can answer for texts just embedded; bounded.
+  const counts = new Map<string, number>();
+  const textsOf = new Map<number, string[]>();
+  function rememberCounts(texts: string[], list: number[]): void {
+    if (counts.size > 4096) counts.clear();
+    list.forEach((n, i) => counts.set(texts[i]!, n));
+  }
 
   return new Promise<Model>((resolveLoad, rejectLoad) => {
     worker.on('error', (e) => {
@@ -86,17 +89,30 @@ export function loadModelInWorker(dir: string, opts: LoadOptions = {}): Promise<
       if ('event' in msg) return p.onEvent?.(msg.event);
       if ('progress' in msg) return p.onProgress?.(msg.progress);
       pending.delete(msg.id);
+      setImmediate(() => textsOf.delete(msg.id));
       if ('error' in msg) p.reject(revive(msg.error));
-      else p.resolve(msg.result);
+      else {
+        const texts = textsOf.get(msg.id);
+        if (texts && msg.tokenCounts) rememberCounts(texts, msg.tokenCounts);
+        p.resolve(msg.result);
+      }
     });
   });
 
   function makeProxy(props: Record<string, unknown>, methods: string[]): Model {
-    const model: Record<string, unknown> = { ...props };
+    const { imageTokenCount, ...data } = props;
+    const model: Record<string, unknown> = { ...data };
+    if (typeof imageTokenCount === 'number') {
+      model.countTokens = (texts: string[], images: number) => texts.reduce((a, t) => a + (counts.get(t) ?? 0), 0) + images * imageTokenCount;
+    }
     for (const method of methods) {
-      model[method] = (STREAM_METHODS as readonly string[]).includes(method)
-        ? (input: unknown, o: GenerationOptions = {}) => streamCall(method, input, o, props.drawsImages === true)
-        : (...args: unknown[]) => call({ op: 'call', method, args });
+      model[method] = STREAM_METHODS.includes(method)
+        ? (first: unknown, o: GenerationOptions = {}) => stream(method, first, o, props.drawsImages === true)
+        : (...args: unknown[]) => {
+            const p = call({ op: 'call', method, args });
+            if (method === 'embedTexts') textsOf.set(p.id, args[0] as string[]);
+            return p;
+          };
     }
     model.dispose = async () => {
       if (!dead) await call({ op: 'call', method: 'dispose', args: [] }).catch(() => {});
@@ -105,19 +121,22 @@ export function loadModelInWorker(dir: string, opts: LoadOptions = {}): Promise<
     return model as unknown as Model;
   }
 
-  /** chat()/complete() on the worker: text deltas (and drawn images) stream back in order. */
-  function streamCall(method: string, input: unknown, o: GenerationOptions, draws: boolean): ChatStream {
-    const { signal, onProgress: progress, ...gen } = o;
+  /** chat / complete across the thread: events in order, progress to the caller's onProgress, aborts as messages. */
+  function stream(method: string, first: unknown, o: GenerationOptions, withEvents: boolean): ChatStream {
+    const { signal, onProgress, ...gen } = o;
     const buffered: ChatEvent[] = [];
     let wake: (() => void) | undefined;
     let done = false;
-    const result = call({ op: 'stream', method, input, opts: gen }, {
-      onEvent: (e) => {
-        buffered.push(e);
-        wake?.();
+    const result = call(
+      { op: 'stream', method, messages: first, opts: gen },
+      {
+        onEvent: (e) => {
+          buffered.push(e);
+          wake?.();
+        },
+        ...(onProgress ? { onProgress } : {}),
       },
-      onProgress: progress,
-    }) as Promise<GenerationResult> & { id: number };
+    ) as Promise<GenerationResult> & { id: number };
     const id = result.id;
     const onAbort = () => worker.postMessage({ op: 'abort', id });
     if (signal?.aborted) onAbort();
@@ -128,7 +147,7 @@ export function loadModelInWorker(dir: string, opts: LoadOptions = {}): Promise<
       wake?.();
     });
     settled.catch(() => {});
-    async function* drain(): AsyncGenerator<ChatEvent> {
+    async function* events(): AsyncGenerator<ChatEvent> {
       for (;;) {
         if (buffered.length) {
           yield buffered.shift()!;
@@ -140,13 +159,12 @@ export function loadModelInWorker(dir: string, opts: LoadOptions = {}): Promise<
       }
       await result;
     }
-    const stream: ChatStream = {
+    return {
       result,
       async *[Symbol.asyncIterator]() {
-        for await (const e of drain()) if (e.type === 'text') yield e.text;
+        for await (const e of events()) if (e.type === 'text') yield e.text;
       },
+      ...(withEvents ? { events } : {}),
     };
-    if (draws) stream.events = drain;
-    return stream;
   }
 }

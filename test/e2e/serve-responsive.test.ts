@@ -111,4 +111,15 @@ describe.skipIf(!have || !workerModelAvailable())('serve stays responsive', () =
     expect(result.json.usage.completion_tokens).toBeGreaterThan(0);
     expectResponsive(latencies);
   });
+
+  it('worker models keep the wire features: embeddings usage, /v1/completions, progress', async () => {
+    const emb = await rawRequest(url, { method: 'POST', path: '/v1/embeddings', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'embed', input: ['a cat', 'two dogs'] }) });
+    expect(emb.status, emb.text).toBe(200);
+    expect(emb.json.usage.prompt_tokens).toBeGreaterThan(0);
+    const done = await rawRequest(url, { method: 'POST', path: '/v1/completions', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'chat', prompt: 'Once upon a time', max_tokens: 4 }) });
+    expect(done.status, done.text).toBe(200);
+    expect(done.json.usage.completion_tokens).toBeGreaterThan(0);
+    const streamed = await rawRequest(url, { method: 'POST', path: '/v1/chat/completions', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi there' }], max_tokens: 3, stream: true }) });
+    expect(streamed.text).toMatch(/data: \[DONE\]/);
+  });
 });

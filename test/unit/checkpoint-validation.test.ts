@@ -147,6 +147,8 @@ describe('non-regular files', () => {
       cwd: root,
       encoding: 'utf8',
       timeout: 60_000,
+      // SIGKILL: a thread blocked opening a FIFO does not act on SIGTERM when the runner handles it.
+      killSignal: 'SIGKILL',
     });
     expect(r.signal, `the loads hung (killed after 60 s): ${r.stdout}${r.stderr}`).toBeNull();
     const results = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { dir: string; error?: string; ms: number });

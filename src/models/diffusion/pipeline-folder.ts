@@ -2,7 +2,8 @@
 // model_index.json names the components; each lives in its own subfolder with config.json
 // (models, transformers parts) or scheduler_config.json (schedulers), and weights
 // diffusion_pytorch_model[.fp16].safetensors (diffusers) or model[.fp16].safetensors (transformers).
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { MAX_CONFIG_BYTES, readRegularTextFile } from '../../io/files.js';
 import { join, resolve } from 'node:path';
 import { CheckpointError, WeightStore } from '../../io/checkpoint.js';
 import { parsePythonJson } from '../../io/python-json.js';
@@ -19,7 +20,7 @@ export interface PipelineFolder {
 export function readPythonJsonFile(path: string): Record<string, any> {
   let v: unknown;
   try {
-    v = parsePythonJson(readFileSync(path, 'utf8'));
+    v = parsePythonJson(readRegularTextFile(path, MAX_CONFIG_BYTES));
   } catch (e) {
     throw new CheckpointError(`${path}: not valid JSON (${(e as Error).message})`);
   }

@@ -4,7 +4,8 @@
 // tokens) and, to see drawn images, an image renderer (unCLIP). The LLaMA itself is tsvlm's
 // decoder; this file holds the prompt, the image spans and the composition.
 import { basename } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { MAX_TOKENIZER_BYTES, readRegularTextFile } from '../../io/files.js';
 import { join } from 'node:path';
 import type { ChatMessage, ChatModel, ChatPart, ChatStream, GeneratedImage, GenerationOptions, ImageRenderer, ImageTokenizer, LoadOptions, Model, ModelInfo } from '../../api.js';
 import { InputError } from '../../api.js';
@@ -210,7 +211,8 @@ function folderHasImageTokens(p: CheckpointProbe): boolean {
   for (const f of ['added_tokens.json', 'tokenizer.json']) {
     if (!p.files.includes(f)) continue;
     try {
-      if (readFileSync(join(p.dir, f), 'utf8').includes('"<img_00000>"')) return true;
+      // Regular files only (a FIFO would block the probe), bounded like every tokenizer file.
+      if (readRegularTextFile(join(p.dir, f), MAX_TOKENIZER_BYTES).includes('"<img_00000>"')) return true;
     } catch {
       /* unreadable: not ours to judge here; the loader reports it */
     }
