@@ -72,20 +72,26 @@ function message(e: unknown): string {
 
 /** Decodes a batch's images; unreadable ones become error lines instead of stopping the job. */
 async function loadBatch(items: BatchItem[], part: number): Promise<{ ok: { item: BatchItem; img: DecodedImage }[]; errs: ErrorLine[] }> {
-  const res = await Promise.all(
-    items.map(async (item) => {
-      try {
-        return { item, img: await decodeImage(await item.read()) };
-      } catch (e) {
-        return { item, error: message(e) };
-      }
-    }),
-  );
+  // Reads in parallel; decodes one at a time: libvips keeps one error buffer per process, so
+  // concurrent failing decodes could swap their messages and make the errors file differ between
+  // runs (a resumed job must write the same bytes as an uninterrupted one).
+  const bytes = items.map((item) => item.read().then((b) => ({ b }), (e: unknown) => ({ e })));
+  const res: ({ item: BatchItem; img: DecodedImage } | { item: BatchItem; error: string })[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    const r = await bytes[i]!;
+    try {
+      if ('e' in r) throw r.e;
+      res.push({ item, img: await decodeImage(r.b) });
+    } catch (e) {
+      res.push({ item, error: message(e) });
+    }
+  }
   const ok: { item: BatchItem; img: DecodedImage }[] = [];
   const errs: ErrorLine[] = [];
   for (const r of res) {
     if ('img' in r) ok.push(r as { item: BatchItem; img: DecodedImage });
-    else errs.push({ part, key: r.item.key, source: r.item.source, error: r.error! });
+    else errs.push({ part, key: r.item.key, source: r.item.source, error: (r as { error: string }).error });
   }
   return { ok, errs };
 }
