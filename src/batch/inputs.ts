@@ -3,6 +3,7 @@
 // order, then split into `--shard i/N` parts by whole units (a loose image or a whole tar), so
 // machines never share a tar and never overlap.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, relative, sep } from 'node:path';
 import { readTarIndex, readTarMember, type TarMember } from './tar.js';
 import { UsageError } from './errors.js';
@@ -36,7 +37,7 @@ function stripExt(p: string): string {
 function fileUnit(path: string, key: string): InputUnit {
   return {
     id: path,
-    items: () => [{ key, source: path, read: async () => new Uint8Array(readFileSync(path)) }],
+    items: () => [{ key, source: path, read: async () => new Uint8Array(await readFile(path)) }],
   };
 }
 

@@ -44,6 +44,20 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   }
 }
 
+/** Appends text and fsyncs it (error lines land before the part they belong to is renamed). */
+export function appendDurable(path: string, text: string): void {
+  if (!text) return;
+  const fd = openSync(path, 'a');
+  try {
+    const buf = Buffer.from(text);
+    let done = 0;
+    while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The Parquet bytes of one part: key, source, and `codes` list<int32> or `embedding` list<float>. */
 export function encodeParquetPart(rows: BatchRow[], column: 'codes' | 'embedding', metadata: Record<string, string>): Uint8Array {
   const element = column === 'codes' ? 'INT32' : 'FLOAT';

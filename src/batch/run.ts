@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { DecodedImage, EmbeddingModel, ImageTokenizer, Model } from '../api.js';
 import { decodeImage } from '../processors/image.js';
 import { collectUnits, selectShard, type BatchItem, type ShardSpec } from './inputs.js';
-import { encodeParquetPart, writeFileAtomic, type BatchRow } from './output.js';
+import { appendDurable, encodeParquetPart, writeFileAtomic, type BatchRow } from './output.js';
 import { ProgressLine } from './progress.js';
 import { UsageError } from './errors.js';
 
@@ -72,20 +72,26 @@ function message(e: unknown): string {
 
 /** Decodes a batch's images; unreadable ones become error lines instead of stopping the job. */
 async function loadBatch(items: BatchItem[], part: number): Promise<{ ok: { item: BatchItem; img: DecodedImage }[]; errs: ErrorLine[] }> {
-  const res = await Promise.all(
-    items.map(async (item) => {
-      try {
-        return { item, img: await decodeImage(await item.read()) };
-      } catch (e) {
-        return { item, error: message(e) };
-      }
-    }),
-  );
+  // Reads in parallel; decodes one at a time: libvips keeps one error buffer per process, so
+  // concurrent failing decodes could swap their messages and make the errors file differ between
+  // runs (a resumed job must write the same bytes as an uninterrupted one).
+  const bytes = items.map((item) => item.read().then((b) => ({ b }), (e: unknown) => ({ e })));
+  const res: ({ item: BatchItem; img: DecodedImage } | { item: BatchItem; error: string })[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    const r = await bytes[i]!;
+    try {
+      if ('e' in r) throw r.e;
+      res.push({ item, img: await decodeImage(r.b) });
+    } catch (e) {
+      res.push({ item, error: message(e) });
+    }
+  }
   const ok: { item: BatchItem; img: DecodedImage }[] = [];
   const errs: ErrorLine[] = [];
   for (const r of res) {
     if ('img' in r) ok.push(r as { item: BatchItem; img: DecodedImage });
-    else errs.push({ part, key: r.item.key, source: r.item.source, error: r.error! });
+    else errs.push({ part, key: r.item.key, source: r.item.source, error: (r as { error: string }).error });
   }
   return { ok, errs };
 }
@@ -150,17 +156,26 @@ export async function runBatch(enc: BatchEncoder, opts: BatchOptions): Promise<B
       }
     }
     while (resumeFrom < nParts && existsSync(partFile(resumeFrom))) resumeFrom++;
-    if (existsSync(errorsFile)) {
-      partErrors = readFileSync(errorsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ErrorLine).filter((e) => e.part >= 0 && e.part < resumeFrom);
+    // Keep the error lines of complete parts (a line cut by the kill belongs to a later part).
+    const lines = existsSync(errorsFile) ? readFileSync(errorsFile, 'utf8').split('\n') : [];
+    for (const l of lines) {
+      try {
+        const e = JSON.parse(l) as ErrorLine;
+        if (e.part >= 0 && e.part < resumeFrom) partErrors.push(e);
+      } catch {
+        // empty or partial line
+      }
     }
   } else {
     if (mine.some((f) => f.startsWith(prefix) && f.endsWith('.parquet'))) throw new UsageError(`${opts.out} holds ${prefix}-*.parquet files of an unknown job; use an empty --out`);
     writeFileAtomic(jobFile, JSON.stringify({ ...job, complete: false }, null, 1) + '\n');
   }
+  const jsonl = (es: ErrorLine[]) => es.map((e) => JSON.stringify(e) + '\n').join('');
+  writeFileAtomic(errorsFile, jsonl([...unitErrors, ...partErrors]));
 
   const progress = new ProgressLine(items.length, Math.min(items.length, resumeFrom * partSize), opts.progress?.write, opts.progress?.tty ?? false);
   const delayMs = Number(process.env.TSVLM_BATCH_TEST_DELAY_MS ?? 0); // tests: slow down to be killed mid-run
-  let done = resumeFrom * partSize;
+  let done = Math.min(items.length, resumeFrom * partSize);
   const errorCount = () => unitErrors.length + partErrors.length;
   // Batches of every remaining part, decoded one batch ahead of the model.
   const batches: { part: number; items: BatchItem[]; last: boolean }[] = [];
@@ -182,14 +197,13 @@ export async function runBatch(enc: BatchEncoder, opts: BatchOptions): Promise<B
     if (b.last) {
       // Errors first, then the part: a part that exists always has its error lines on disk.
       partErrors.push(...errs);
-      writeFileAtomic(errorsFile, [...unitErrors, ...partErrors].map((e) => JSON.stringify(e) + '\n').join(''));
+      appendDurable(errorsFile, jsonl(errs));
       writeFileAtomic(partFile(b.part), encodeParquetPart(rows, enc.column, enc.metadata));
       rows = [];
       errs = [];
     }
     progress.update(done, errorCount() + errs.length);
   }
-  writeFileAtomic(errorsFile, [...unitErrors, ...partErrors].map((e) => JSON.stringify(e) + '\n').join(''));
   progress.finish();
   const errors = errorCount();
   const imagesErrored = partErrors.length;

@@ -40,11 +40,12 @@ export function detectWeightsFormat(path: string): WeightsFormat {
 /** Keys under which training scripts wrap the state dict ({"model": state_dict, "epoch": …}). */
 const WRAPPER_KEYS = ['model', 'state_dict', 'module', 'model_state_dict'];
 
-function holdsTensors(v: PyValue, depth = 0): boolean {
+function holdsTensors(v: PyValue, seen = new Set<PyValue>()): boolean {
   if (v instanceof TorchTensor) return true;
-  if (depth > 64) return false;
-  if (v instanceof PyDict) return [...v.values()].some((x) => holdsTensors(x, depth + 1));
-  if (Array.isArray(v)) return v.some((x) => holdsTensors(x, depth + 1));
+  // Memo references can make cycles and diamonds: visit each container once.
+  if (seen.has(v) || !(v instanceof PyDict || Array.isArray(v))) return false;
+  seen.add(v);
+  for (const x of v instanceof PyDict ? v.values() : v) if (holdsTensors(x, seen)) return true;
   return false;
 }
 

@@ -2,7 +2,7 @@
 // read back (hyparquet here, pyarrow when the Python venv is present), errors that never stop the
 // job, --shard partitions, --resume refusals. The kill-and-resume run is in test/e2e/batch-cli.test.ts.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -151,6 +151,21 @@ print(json.dumps({"schema": str(t.schema.field("codes").type), "key": t.column("
     await expect(runBatch(encoderFor(fake, 'tokenize'), { inputs: [images], out, partSize: 4, resume: true })).rejects.toThrow(/part_size differs/);
     const again = await runBatch(encoderFor(fake, 'tokenize'), { inputs: [images], out, partSize: 5, batchSize: 3, resume: true });
     expect(again.resumedParts).toBe(3);
+  });
+
+  it('--resume after a kill between the error lines and the part, with a cut line: same files', async () => {
+    const out = join(work, 'out-cut');
+    await runBatch(encoderFor(fake, 'tokenize'), { inputs: [images], out, partSize: 5, batchSize: 3 });
+    const want = Object.fromEntries(readdirSync(out).map((f) => [f, readFileSync(join(out, f))]));
+    // The state a kill leaves: part 2's error lines appended (one cut short), part 2 not renamed.
+    rmSync(join(out, 'part-000002.parquet'));
+    writeFileSync(join(out, '_part-errors.jsonl'), Buffer.concat([want['_part-errors.jsonl']!, Buffer.from('{"part":2,"key":"b/tru')]));
+    writeFileSync(join(out, '.part-000002.parquet.tmp-1'), 'half');
+    const s = await runBatch(encoderFor(fake, 'tokenize'), { inputs: [images], out, partSize: 5, batchSize: 3, resume: true });
+    expect(s.resumedParts).toBe(2);
+    const got = Object.fromEntries(readdirSync(out).map((f) => [f, readFileSync(join(out, f))]));
+    expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
+    for (const f of Object.keys(want)) expect(got[f]!.equals(want[f]!), f).toBe(true);
   });
 
   it('embed writes list<float> embeddings; the wrong model kind is refused', async () => {

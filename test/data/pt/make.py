@@ -1,6 +1,7 @@
 """Test data for the PyTorch checkpoint reader (src/io/pytorch.ts), written with torch.save.
 
 Run: /work/venv/bin/python test/data/pt/make.py [FIXTURES_ROOT]   (default ../shared/fixtures)
+     /work/venv/bin/python test/data/pt/make.py bad               (only the bad/ files)
 
 Writes next to this script:
 - seed-v2/seed_quantizer.pt      seed-tokenizer-tiny's state dict as torch.save(model.state_dict())
@@ -31,7 +32,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 HERE = Path(__file__).resolve().parent
-FIX = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parents[3] / "shared" / "fixtures"
+FIX = Path(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] != "bad" else HERE.parents[3] / "shared" / "fixtures"
 MARKER = "/tmp/tsvlm-hostile-marker"
 CMD = f"touch {MARKER}"
 
@@ -115,12 +116,15 @@ def su(s):  # BINUNICODE
 def torch_zip(path, pkl, storages=None, compress_storage=False):
     """A zip laid out like torch.save's (archive/data.pkl, archive/data/<key>, version, byteorder)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    def entry(name):  # fixed timestamps: the files are the same on every run
+        return zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-        z.writestr("archive/data.pkl", pkl)
-        z.writestr("archive/byteorder", "little")
+        z.writestr(entry("archive/data.pkl"), pkl)
+        z.writestr(entry("archive/byteorder"), "little")
         for k, data in (storages or {}).items():
-            z.writestr(f"archive/data/{k}", data, compress_type=zipfile.ZIP_DEFLATED if compress_storage else zipfile.ZIP_STORED)
-        z.writestr("archive/version", "3\n")
+            z.writestr(entry(f"archive/data/{k}"), data, compress_type=zipfile.ZIP_DEFLATED if compress_storage else zipfile.ZIP_STORED)
+        z.writestr(entry("archive/version"), "3\n")
 
 
 def tensor_pkl(size, numel, stride=None):
@@ -173,6 +177,8 @@ def bad():
     broken("ext1.pt", b"\x80\x02\x82\x01.", r"opcode EXT1")
     broken("bad-memo.pt", b"\x80\x02h\x07.", r"memo entry 7")
     broken("truncated-pickle.pt", tensor_pkl([4], 4)[:40], r"truncated")
+    # {"model": L} with L = [L, L] (memo references): must neither hang nor recurse without end.
+    broken("self-reference.pt", b"\x80\x02}q\x00" + su("model") + b"]q\x01(h\x01h\x01es.", r"nested more than 64 deep")
     # Sizes that do not fit the bytes: a 2^40-element tensor, a storage declaring 2^50 elements.
     broken("huge-tensor.pt", tensor_pkl([1 << 40], 4), r"runs past its storage")
     broken("huge-storage.pt", tensor_pkl([4], 1 << 50), r"declares \d+ × F32 elements but the record holds 16 bytes")
@@ -202,7 +208,8 @@ def bad():
 
 
 if __name__ == "__main__":
-    fixtures()
-    misc()
+    if sys.argv[1:2] != ["bad"]:
+        fixtures()
+        misc()
     bad()
     print("wrote", HERE)
