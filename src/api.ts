@@ -19,7 +19,11 @@ export interface Progress {
   stage: string;
   done: number;
   total: number;
+  /** What done/total count: bytes (downloads, weights), tokens (prefill); steps when absent. */
+  unit?: 'bytes' | 'tokens';
   message?: string;
+  /** Time spent in this step so far (steps that report no amounts tick with it). */
+  elapsedMs?: number;
 }
 
 export interface LoadOptions {
@@ -50,6 +54,10 @@ export interface LoadOptions {
   accuracyLevel?: 0 | 4;
   /** Folder for converted weights (default: TSVLM_CACHE, else the platform cache dir + /tsvlm). */
   cacheDir?: string;
+  /** For a Hugging Face repo id: the branch, tag or commit (default "main"). */
+  revision?: string;
+  /** Download a repo id missing from the Hugging Face cache (default true; false or HF_HUB_OFFLINE=1: cache only). */
+  download?: boolean;
 }
 
 export type WeightDType = 'fp32' | 'fp16' | 'q8' | 'q4';
@@ -90,10 +98,20 @@ export interface GenerationOptions {
   signal?: AbortSignal;
   /** Models that draw (`ChatModel.drawsImages`): start the reply with an image ("draw now"). */
   forceImage?: boolean;
-  /** Progress of long work inside a request (image rendering steps). */
-  onProgress?: (p: Progress) => void;
+  /** Models that draw: render at most this many images of the reply (later ones come back as codes). */
+  maxImages?: number;
+  /** Models that draw: end the reply once this many images are complete. */
+  stopAfterImages?: number;
   /** Most tiles per image for models that tile images (HoVLE's max_num; default from the checkpoint). */
   maxTiles?: number;
+  /**
+   * Downsize each image to at most this many pixels (width × height) before the model reads it:
+   * fewer image tokens, or more than the checkpoint's preprocessor allows. Default: the
+   * checkpoint's preprocessor limit. Either way an image never takes the context a reply needs.
+   */
+  maxImagePixels?: number;
+  /** Progress of long work inside a request: prompt processing (stage "prefill", unit tokens), drawn images (diffusion steps). */
+  onProgress?: (p: Progress) => void;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';
@@ -126,6 +144,8 @@ export interface GenerationResult {
   finishReason: FinishReason;
   /** Images the model drew, in order (models that write images as tokens only). */
   images?: GeneratedImage[];
+  /** Codes of the images in the prompt, in order (models that read images as codes). */
+  promptImageCodes?: number[][];
 }
 
 /**
@@ -144,9 +164,19 @@ export interface ChatModel {
   readonly maxImages?: number;
   /** True for models that write images as tokens (their streams offer `events()`). */
   readonly drawsImages?: boolean;
+  /** True when drawn images come back as pixels (a renderer is loaded), not only as codes. */
+  readonly rendersImages?: boolean;
   chat(messages: ChatMessage[], opts?: GenerationOptions): ChatStream;
   /** Number of prompt tokens a request would use (for limits and usage), without running the model. */
   countPromptTokens?(messages: ChatMessage[], opts?: GenerationOptions): Promise<number>;
+  /**
+   * Continues a raw prompt, no chat template (/v1/completions; SEED's demo API): text, or text and
+   * images in order for models that read images in raw prompts (SEED-LLaMA). The prompt markup is
+   * the caller's.
+   */
+  complete?(prompt: string | ChatPart[], opts?: GenerationOptions): ChatStream;
+  /** Number of tokens `complete(prompt)` reads. */
+  countCompletionTokens?(prompt: string): number;
   dispose(): Promise<void>;
 }
 
@@ -167,6 +197,8 @@ export interface EmbeddingModel {
   embedTexts(texts: string[]): Promise<Float32Array[]>;
   /** Zero-shot classification: labels with sigmoid probabilities, highest first. */
   classify(image: ImageInput, labels: string[]): Promise<LabelScore[]>;
+  /** Tokens these inputs amount to (for usage): each text's tokens, without padding, plus each image's patch tokens. */
+  countTokens?(texts: string[], images: number): number;
   dispose(): Promise<void>;
 }
 

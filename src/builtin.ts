@@ -12,6 +12,11 @@ export const BUILTIN_MODELS = {
   embedding: 'siglip-scenes',
 } as const;
 
+/** The folder holding the built-in models. */
+export function builtinRoot(): string {
+  return join(root, 'models');
+}
+
 export function builtinModelDir(kind: keyof typeof BUILTIN_MODELS): string {
   const dir = join(root, 'models', BUILTIN_MODELS[kind]);
   if (!existsSync(join(dir, 'config.json'))) {

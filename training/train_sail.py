@@ -442,6 +442,8 @@ def main() -> None:
     save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
     (out / "config.json").write_text(json.dumps(cfg_json, indent=2) + "\n")
     (out / "generation_config.json").write_text(json.dumps({"bos_token_id": BOS, "eos_token_id": EOS, "max_new_tokens": 64, "do_sample": False}, indent=2) + "\n")
+    # The training resolution (64x64 scenes): tsvlm downsizes larger images to this many patches.
+    (out / "preprocessor_config.json").write_text(json.dumps({"image_processor_type": "SailImageProcessor", "patch_size": args.patch, "max_patches": (64 // args.patch) ** 2}, indent=2) + "\n")
     metrics = {
         "model": "sail-scenes",
         "eval": {"seed_start": EVAL_SEED_BASE, "scenes": len(ev_sc), "questions": sum(a["n"] for a in acc.values()),

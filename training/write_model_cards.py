@@ -91,6 +91,8 @@ def sail_card(d: Path) -> str:
         "## Prompt",
         "",
         "`<vision>` `<vpatch>`×64 `</vision>` `<s>` `[INST] {question} [/INST]` → answer `</s>`.",
+        "`preprocessor_config.json` records the training resolution (`max_patches` 64: 64×64 pixels);",
+        "tsvlm downsizes larger images to it with SAIL's size rule (override: `--max-image-pixels`).",
         "Questions the model was trained on (one template each):",
         "",
         "| type | question | answers |",

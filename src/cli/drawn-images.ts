@@ -1,12 +1,8 @@
 // Images a model draws in a chat reply (SEED-LLaMA): written as PNG files next to the streamed text.
 import { existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import sharp from 'sharp';
-import type { DecodedImage, GeneratedImage } from '../api.js';
-
-export async function encodePng(img: DecodedImage): Promise<Buffer> {
-  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } }).png().toBuffer();
-}
+import type { GeneratedImage } from '../api.js';
+import { encodePng } from '../processors/image-encode.js';
 
 /**
  * Writes one drawn image to `outDir` as `<stem>-<n>.png` (never overwriting an existing file: the

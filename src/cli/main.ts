@@ -2,12 +2,14 @@
 // are reached through the library API only.
 import { existsSync, readFileSync } from 'node:fs';
 import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, LoadOptions, Model, Progress } from '../api.js';
-import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, supportedModelsText } from '../index.js';
+import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, resolveModelRef, SeedImageRenderer, supportedModelsText } from '../index.js';
 import { UsageError, parseCommandArgs, commandHelp } from './args.js';
 import { COMMANDS, OPTION_DOCS, generationOptions, checkImages, checkDevice, readLabels, readPrompt } from './commands.js';
 import { resolveDevice } from '../graph/session.js';
 import { runRepl } from './repl.js';
 import { ReplyPrinter, replyEvents } from './reply.js';
+import { cmdList, cmdPull } from './hub-commands.js';
+import { progressPrinter } from './progress.js';
 
 export { UsageError, generationOptions };
 
@@ -19,14 +21,18 @@ Usage:
   tsvlm embed [--model DIR] [--image FILE]... [--text TEXT]...
   tsvlm draw --model DIR "a red bus on a bridge"           draw an image (models that draw: SEED-LLaMA)
   tsvlm draw --model SD_DIR "prompt" [--steps N --seed N --size WxH --out F]   Stable Diffusion folders
+  tsvlm reconstruct --model SEED_DIR --diffusion SD_DIR --image FILE --out F.png  image → codes → image
   tsvlm generate --model DIR [--prompt TEXT | -f FILE | --input-ids 1,2,3] [--chat]
   tsvlm tokenize --model DIR --image FILE... [--json]      image → codes (SEED): one line of codes per image
   tsvlm serve [--model DIR | --model NAME=DIR]... [--host 127.0.0.1] [--port 8080] [--api-key KEY]
   tsvlm batch tokenize|embed --model DIR --input DIR|LIST|TARS --out DIR   datasets → Parquet (batch --help)
+  tsvlm pull ORG/NAME [--revision REV]                     download into the Hugging Face cache
+  tsvlm list                                              built-in and cached models, with sizes
 
 Common options:
-  --model DIR           checkpoint folder (config.json, *.safetensors, tokenizer files);
-                        default: the built-in models (models/)
+  --model DIR|ID        checkpoint folder (config.json, *.safetensors, tokenizer files), a built-in
+                        name, or a Hugging Face repo id (ORG/NAME: from the standard Hugging Face
+                        cache, downloaded there when missing; --revision REV); default: built-in
   --device cpu|webgpu|auto  execution device (default cpu; auto: WebGPU when it has an adapter)
   --dtype fp32|fp16|q8|q4   weights at run time: q8/q4 quantize Linear weights (int8/int4
                         blocks of 32) at the first load and cache them (TSVLM_CACHE); default
@@ -61,6 +67,8 @@ const options = {
   file: { type: 'string', short: 'f' },
   system: { type: 'string' },
   version: { type: 'boolean' },
+  'max-image-pixels': { type: 'string' },
+  revision: { type: 'string' },
   'input-ids': { type: 'string' },
   chat: { type: 'boolean' },
   json: { type: 'boolean' },
@@ -85,28 +93,20 @@ const options = {
   cors: { type: 'string' },
   'image-tokenizer': { type: 'string' },
   'out-dir': { type: 'string' },
+  diffusion: { type: 'string' },
 } as const;
 
 type Values = { [K in keyof typeof options]?: (typeof options)[K] extends { type: 'boolean' } ? boolean : (typeof options)[K] extends { multiple: true } ? string[] : string };
 
 function progress(quiet: boolean | undefined) {
-  if (quiet || !process.stderr.isTTY && process.env.TSVLM_PROGRESS !== '1') return undefined;
-  let bar = false;
-  return (p: Progress) => {
-    // Byte-sized stages (quantize) draw one bar line on a terminal instead of a line per step.
-    if (p.stage === 'quantize' && p.total > 1 && process.stderr.isTTY) {
-      const pct = Math.floor((100 * p.done) / p.total);
-      const fill = '#'.repeat(Math.floor(pct / 4)).padEnd(25, '.');
-      process.stderr.write(`\r[tsvlm] quantize [${fill}] ${String(pct).padStart(3)}% ${(p.message ?? '').slice(0, 60).padEnd(60)}`);
-      bar = p.done < p.total;
-      if (!bar) process.stderr.write('\n');
-      return;
-    }
-    if (bar) process.stderr.write('\n');
-    bar = false;
-    process.stderr.write(`[tsvlm] ${p.stage} ${p.done}/${p.total}${p.message ? ` ${p.message}` : ''}\n`);
-  };
+  return quiet ? undefined : progressPrinter();
 }
+
+/** Prefill progress: a bar on a terminal only (erased when the answer starts). */
+function prefillProgress(v: Values): Pick<GenerationOptions, 'onProgress'> {
+  return !v.quiet && process.stderr.isTTY ? { onProgress: progressPrinter(process.stderr, true) } : {};
+}
+
 
 /** --dtype and --accuracy-level as LoadOptions (validated here so the message names the flag). */
 function weightFlags(v: Values): Pick<LoadOptions, 'dtype' | 'accuracyLevel'> {
@@ -129,7 +129,11 @@ async function load(v: Values, kind: Model['kind']): Promise<Model> {
   const device = await resolveDevice(checkDevice(v.device));
   const imageTokenizer = v['image-tokenizer'];
   if (imageTokenizer !== undefined && !existsSync(imageTokenizer)) throw new UsageError(`--image-tokenizer ${imageTokenizer} does not exist`);
-  const m = await loadModel(dir, { device, ...weightFlags(v), onProgress: progress(v.quiet), imageTokenizer });
+  // Drawn images become pixels through a Stable Diffusion folder or repo id (SEED's de-tokenizer).
+  const diffusion = v.diffusion === undefined ? undefined : await resolveModelRef(v.diffusion, { onProgress: progress(v.quiet) });
+  if (diffusion !== undefined && !existsSync(diffusion)) throw new UsageError(`--diffusion ${v.diffusion} does not exist`);
+  const imageRenderer = diffusion ? await SeedImageRenderer.load(diffusion, { device, onProgress: progress(v.quiet) }) : undefined;
+  const m = await loadModel(dir, { device, ...weightFlags(v), onProgress: progress(v.quiet), imageTokenizer, imageRenderer, ...(v.revision ? { revision: v.revision } : {}) });
   if (m.kind !== kind) {
     await m.dispose();
     throw new UsageError(`${dir} is ${KIND_TEXT[m.kind]} (${m.info.modelType}); this command needs ${KIND_TEXT[kind]}`);
@@ -177,7 +181,7 @@ async function streamReply(m: ChatModel, messages: ChatMessage[], v: Values, run
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig);
   try {
-    const o = { ...generationOptions(v, ac.signal), ...extra };
+    const o = { ...generationOptions(v, ac.signal), ...prefillProgress(v), ...extra };
     const s = run ? run(o) : m.chat(messages, o);
     const printer = new ReplyPrinter({ out: process.stdout, json: v.json, outDir: v['out-dir'] });
     for await (const e of replyEvents(s)) await printer.onEvent(e);
@@ -210,8 +214,7 @@ async function cmdGenerate(v: Values, positionals: string[]): Promise<void> {
   } else if (v.chat || !(m instanceof DecoderChatModel)) {
     await streamReply(m, withSystem(v, [{ role: 'user', content: prompt! }]), v);
   } else {
-    const promptIds = m.tokenizer.encode(prompt!, { addSpecialTokens: true });
-    await streamReply(m, [], v, (o) => m.generateIds(promptIds, o));
+    await streamReply(m, [], v, (o) => m.complete(prompt!, o));
   }
   await m.dispose();
 }
@@ -233,7 +236,7 @@ async function cmdChat(v: Values, positionals: string[]): Promise<number> {
       images: files.map((name, i) => ({ name, bytes: images[i]! })),
       system: v.system,
       json: v.json,
-      options: (signal) => generationOptions(v, signal),
+      options: (signal) => ({ ...generationOptions(v, signal), ...prefillProgress(v) }),
       outDir: v['out-dir'],
       readImage: (f) => readFileSync(checkImages([f])[0]!),
     });
@@ -288,6 +291,7 @@ export async function main(argv: string[]): Promise<number> {
   const spec = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
   try {
     if (cmd === 'serve') return await cmdServe(rest);
+    if (cmd === 'reconstruct') return await (await import('./reconstruct.js')).runReconstruct(rest);
     if (cmd === 'batch') return await (await import('../batch/cli.js')).runBatchCli(rest);
     // A diffusers folder (model_index.json) draws with Stable Diffusion (cli/draw.ts).
     if (cmd === 'draw') {
@@ -306,7 +310,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'chat': return await cmdChat(values, positionals);
       case 'draw': await cmdDraw(values, positionals); break;
       case 'tokenize': await cmdTokenize(values); break;
-      default: throw new UsageError(`unknown command ${JSON.stringify(cmd)} (embed, classify, generate, chat, draw, tokenize, serve)`);
+      case 'pull': await cmdPull(values, positionals); break;
+      case 'list': await cmdList(values); break;
+      default: throw new UsageError(`unknown command ${JSON.stringify(cmd)} (embed, classify, generate, chat, draw, tokenize, batch, serve, pull, list)`);
     }
     return 0;
   } catch (e) {

@@ -1,7 +1,7 @@
 // Printing one streamed reply: text as it comes, and (models that draw) each finished image
 // written to the output folder as PNG and named in the text. Shared by one-shot commands and the
 // REPL so both show drawn images the same way and keep them in the history as their codes.
-import type { ChatEvent, ChatPart, ChatStream, GeneratedImage, GenerationResult } from '../api.js';
+import type { ChatEvent, ChatPart, GeneratedImage, GenerationResult } from '../api.js';
 import { drawnImageLine, writeDrawnImage } from './drawn-images.js';
 
 export interface ReplyOutput {
@@ -11,11 +11,7 @@ export interface ReplyOutput {
   outDir?: string;
 }
 
-/** The events of a stream: its own (text + images) when it has them, else its text deltas. */
-export async function* replyEvents(s: ChatStream): AsyncGenerator<ChatEvent> {
-  if (s.events) yield* s.events();
-  else for await (const text of s) yield { type: 'text', text };
-}
+export { chatEvents as replyEvents } from '../generate/generate.js';
 
 /** Collects a reply as message parts (drawn images as their codes) and the files written. */
 export class ReplyPrinter {

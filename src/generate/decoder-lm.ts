@@ -1,6 +1,7 @@
 // A decoder graph on an ORT session plus the TypeScript half of a forward pass: RoPE tables,
 // masks, the KV cache. Models (llama.ts, sail.ts, ...) provide the DecoderSpec; this runs it.
 import type { WeightStore } from '../io/checkpoint.js';
+import { currentProgress, tracked } from './progress.js';
 import { buildCacheCopyGraph, buildDecoderGraph, type DecoderSpec } from '../nn/decoder.js';
 import { createSession, ort, i64Tensor, type SessionOptions } from '../graph/session.js';
 import { GpuKvCache, KvCache, type KvStore } from './kv-cache.js';
@@ -108,7 +109,9 @@ export class DecoderLM {
     feeds.rope_sin = new ort.Tensor('float32', rope.sin, [B, S, half]);
     const mask = buildMask({ batch: B, past, seq: S, leftPad: state.leftPad, prefix: inp.prefix, slidingWindow: this.slidingWindow });
     feeds.attention_mask = new ort.Tensor('float32', mask, [B, 1, S, past + S]);
-    const out = await this.session.run(feeds);
+    // A prompt (several positions) can take seconds: it is reported as prefill progress.
+    const run = () => this.session.run(feeds);
+    const out = S > 1 ? await tracked(currentProgress(), { stage: 'prefill', total: B * S, unit: 'tokens', message: `${B * S} tokens` }, run) : await run();
     state.cache.append(out, S);
     for (let b = 0; b < B; b++) {
       const last = positions[b]![S - 1]!;

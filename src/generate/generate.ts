@@ -39,6 +39,8 @@ export interface ImageSpans {
   finish(ids: number[], index: number, closed: boolean): Promise<GeneratedImage>;
   /** The prompt ends with `boi` (the model was told to draw now): the first ids are a span's. */
   startInSpan?: boolean;
+  /** End generation (finish 'stop') once this many spans are closed. */
+  stopAfter?: number;
 }
 
 type Queued = { type: 'text'; text: string } | { type: 'image'; image: Promise<GeneratedImage> };
@@ -95,6 +97,7 @@ export function streamGeneration(loop: GenerationLoop): ChatStream {
           } else if (tok === spans.eoi) {
             pushImage(span, true);
             span = undefined;
+            if (spans.stopAfter !== undefined && images.length >= spans.stopAfter) { finish = 'stop'; break; }
           } else {
             span.push(tok);
           }
@@ -184,4 +187,10 @@ function firstStop(text: string, stops: string[], from: number): number {
     if (i >= 0 && (best < 0 || i < best)) best = i;
   }
   return best;
+}
+
+/** The events of a chat stream: its own (text and images) when it has them, else its text deltas. */
+export async function* chatEvents(s: ChatStream): AsyncGenerator<ChatEvent> {
+  if (s.events) yield* s.events();
+  else for await (const text of s) yield { type: 'text', text };
 }

@@ -2,6 +2,7 @@
 // checkpoint folder (see ort-facts.md: the folder is given by a session config key).
 import * as ort from 'onnxruntime-node';
 import { Graph } from './builder.js';
+import { currentProgress, tracked } from '../generate/progress.js';
 import type { Device } from '../api.js';
 
 export { ort };
@@ -39,7 +40,8 @@ export async function createSession(graph: Graph, opts: SessionOptions = {}): Pr
     so.preferredOutputLocation = Object.fromEntries(opts.gpuOutputs.map((n) => [n, 'gpu-buffer'] as const));
   }
   try {
-    return await ort.InferenceSession.create(bytes, so);
+    const mb = graph.externalBytes ? ` (${(graph.externalBytes / 2 ** 20).toFixed(graph.externalBytes < 10 * 2 ** 20 ? 1 : 0)} MiB of weights)` : '';
+    return await tracked(currentProgress(), { stage: 'session', total: 1, message: `creating ${graph.name}${mb}` }, () => ort.InferenceSession.create(bytes, so));
   } catch (e) {
     const msg = (e as Error).message;
     if (device === 'webgpu' && NO_ADAPTER.test(msg)) throw new Error(NO_ADAPTER_TEXT);

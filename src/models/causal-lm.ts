@@ -1,6 +1,7 @@
 // Chat over a text-only decoder checkpoint (llama, mistral, qwen2, internlm2): chat template →
 // token ids → prefill → generation loop. VLMs reuse `generationLoop` with their own prefill.
-import type { ChatMessage, ChatModel, ChatStream, GenerationOptions, LoadOptions, ModelInfo } from '../api.js';
+import type { ChatMessage, ChatModel, ChatPart, ChatStream, GenerationOptions, LoadOptions, ModelInfo } from '../api.js';
+import { withProgress } from '../generate/progress.js';
 import { InputError } from '../api.js';
 import type { ModelFolder, WeightStore } from '../io/checkpoint.js';
 import { DecoderLM, type SeqState } from '../generate/decoder-lm.js';
@@ -113,6 +114,18 @@ export class DecoderChatModel implements ChatModel {
     return this.generateIds(this.promptIds(messages), o);
   }
 
+  complete(prompt: string | ChatPart[], o: GenerationOptions = {}): ChatStream {
+    if (typeof prompt !== 'string') {
+      if (prompt.some((p) => p.type === 'image')) throw new InputError(`${this.info.name} is a text-only model: it reads no images`);
+      prompt = prompt.map((p) => (p as { text: string }).text).join('');
+    }
+    return this.generateIds(this.tokenizer.encode(prompt, { addSpecialTokens: true }), o);
+  }
+
+  countCompletionTokens(prompt: string): number {
+    return this.tokenizer.encode(prompt, { addSpecialTokens: true }).length;
+  }
+
   /** Generation from explicit prompt ids (CLI --input-ids). */
   generateIds(prompt: number[], o: GenerationOptions = {}): ChatStream {
     if (!prompt.length) throw new InputError('empty prompt');
@@ -125,7 +138,7 @@ export class DecoderChatModel implements ChatModel {
     const stream = lazyPrefill(async () => {
       first = this.lm.lastLogits(await this.lm.forward(state, { ids: [prompt], seq: prompt.length }))[0]!;
       return idsGeneration(this.lm, state, first, prompt, this.tokenizer, this.eos, o, maxNew);
-    });
+    }, o);
     return stream;
   }
 
@@ -135,9 +148,10 @@ export class DecoderChatModel implements ChatModel {
 }
 
 /** A ChatStream whose prefill runs when first consumed (errors surface through the stream). */
-export function lazyPrefill(make: () => Promise<ChatStream>, opts: { events?: boolean } = {}): ChatStream {
+export function lazyPrefill(make: () => Promise<ChatStream>, o: GenerationOptions = {}, opts: { events?: boolean } = {}): ChatStream {
   let inner: Promise<ChatStream> | undefined;
-  const get = () => (inner ??= make());
+  // The prefill reports its progress to o.onProgress (see generate/progress.ts).
+  const get = () => (inner ??= withProgress(o.onProgress, make));
   const stream: ChatStream = {
     get result() {
       return get().then((s) => s.result);

@@ -9,15 +9,16 @@ import type { DecoderConfig } from './llama.js';
 import { mropeTables, invFreq, type RopeConfig } from '../generate/rope.js';
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
-import type { ChatMessage, DecodedImage, LoadOptions, ModelInfo } from '../api.js';
+import type { ChatMessage, DecodedImage, GenerationOptions, LoadOptions, ModelInfo } from '../api.js';
+import { InputError } from '../api.js';
 import type { ModelFolder } from '../io/checkpoint.js';
 import { createSession, f32Tensor, i64Tensor, ort } from '../graph/session.js';
 import { DecoderLM, type SeqState } from '../generate/decoder-lm.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
 import { decodeImage } from '../processors/image.js';
 import { openHfCheckpoint, type ModelEntry } from './entry.js';
-import { sailPreprocess } from '../processors/vision.js';
-import { eosIdsFor, imagesOf, textOf } from './causal-lm.js';
+import { sailMaxPatches, sailPreprocess } from '../processors/vision.js';
+import { DEFAULT_MAX_NEW_TOKENS, eosIdsFor, imagesOf, textOf } from './causal-lm.js';
 import { VlmChatModel, type VlmTurn } from './vlm-chat.js';
 
 export const SAIL_SPECIAL_TOKENS = ['<vision>', '<vpatch>', '<vrow_sep>', '<vframe_sep>', '</vision>', '<|vis_cls|>'] as const;
@@ -109,7 +110,7 @@ export function sailRope(rope: RopeConfig, positions: number[][][]): { cos: Floa
 export interface SailLoadOptions extends LoadOptions {
   /** Memory budget of the image-prefix cache (default 512 MiB). */
   prefixCacheBytes?: number;
-  /** Most patches per image (SAIL's max_token_num, default 4096). */
+  /** Most patches per image (default: preprocessor_config.json's max_patches, else SAIL's 4096). */
   maxPatches?: number;
 }
 
@@ -165,7 +166,7 @@ export class SailChatModel extends VlmChatModel<SeqState> {
     };
     return new SailChatModel(info, cfg, embed, lm, tok, eosIdsFor(folder, cfg, tok),
       { vision: idOf('<vision>'), vpatch: idOf('<vpatch>'), visionEnd: idOf('</vision>'), bos },
-      opts.maxPatches ?? 4096, opts.prefixCacheBytes ?? 512 * 2 ** 20);
+      opts.maxPatches ?? sailMaxPatches(folder.preprocessorConfig, cfg.patchSize), opts.prefixCacheBytes ?? 512 * 2 ** 20);
   }
 
   private async embedIds(ids: number[], patches?: Float32Array, indices?: number[]): Promise<Float32Array> {
@@ -179,9 +180,25 @@ export class SailChatModel extends VlmChatModel<SeqState> {
     return out.inputs_embeds!.data as Float32Array;
   }
 
+  /**
+   * Most patches an image may take in a prompt of `textTokens` text tokens: the preprocessor's
+   * limit (or the caller's maxImagePixels), and what the context leaves after the text, the
+   * image's two marker tokens and the reply (maxNewTokens, at most a quarter of the context).
+   * Images larger than that are downsized by SAIL's own size rule.
+   */
+  patchBudget(textTokens: number, o: GenerationOptions = {}): number {
+    const p = this.cfg.patchSize, ctx = this.cfg.maxPositions;
+    if (o.maxImagePixels !== undefined && !(Number.isFinite(o.maxImagePixels) && o.maxImagePixels >= p * p)) {
+      throw new InputError(`maxImagePixels must be at least one ${p}×${p} patch (${p * p}); got ${o.maxImagePixels}`);
+    }
+    const wanted = o.maxImagePixels !== undefined ? Math.floor(o.maxImagePixels / (p * p)) : this.maxPatches;
+    const reply = Math.min(o.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS, Math.floor(ctx / 4));
+    return Math.max(1, Math.min(wanted, ctx - textTokens - 2 - reply));
+  }
+
   /** The image prefix (<vision> patches </vision>, bidirectional) computed into `state`. */
-  private async runImagePrefix(state: SeqState, img: DecodedImage): Promise<void> {
-    const { patches, nh, nw } = sailPreprocess(img, { patchSize: this.cfg.patchSize, maxPatches: this.maxPatches });
+  private async runImagePrefix(state: SeqState, img: DecodedImage, maxPatches: number): Promise<void> {
+    const { patches, nh, nw } = sailPreprocess(img, { patchSize: this.cfg.patchSize, maxPatches });
     const n = nh * nw;
     const ids = [this.ids.vision, ...new Array(n).fill(this.ids.vpatch), this.ids.visionEnd];
     const indices = [-1, ...Array.from({ length: n }, (_, i) => i), -1];
@@ -199,27 +216,29 @@ export class SailChatModel extends VlmChatModel<SeqState> {
   }
 
   /** Image rows of a decoded image (<vision> + patches + </vision>), from its size alone. */
-  private imageTokens(img: DecodedImage): number {
-    const { nh, nw } = sailPreprocess(img, { patchSize: this.cfg.patchSize, maxPatches: this.maxPatches, sizeOnly: true });
+  private imageTokens(img: DecodedImage, maxPatches: number): number {
+    const { nh, nw } = sailPreprocess(img, { patchSize: this.cfg.patchSize, maxPatches, sizeOnly: true });
     return nh * nw + 2;
   }
 
-  async countPromptTokens(messages: ChatMessage[]): Promise<number> {
+  async countPromptTokens(messages: ChatMessage[], o: GenerationOptions = {}): Promise<number> {
     this.checkMessages(messages);
     const images = imagesOf(messages);
-    return this.textIds(messages).length + (images.length ? this.imageTokens(await decodeImage(images[0]!)) : 0);
+    const text = this.textIds(messages).length;
+    return text + (images.length ? this.imageTokens(await decodeImage(images[0]!), this.patchBudget(text, o)) : 0);
   }
 
-  protected async plan(messages: ChatMessage[]): Promise<VlmTurn<SeqState>> {
+  protected async plan(messages: ChatMessage[], o: GenerationOptions): Promise<VlmTurn<SeqState>> {
     const images = imagesOf(messages);
     const text = this.textIds(messages);
     let prefixLen = 0;
     let prefix: VlmTurn<SeqState>['prefix'];
     if (images.length) {
       const img = await decodeImage(images[0]!);
-      prefixLen = this.imageTokens(img);
-      const key = createHash('sha256').update(`${img.width}x${img.height}:${this.cfg.patchSize}:${this.maxPatches}:`).update(img.data).digest('hex');
-      prefix = { key, run: (state) => this.runImagePrefix(state, img) };
+      const budget = this.patchBudget(text.length, o);
+      prefixLen = this.imageTokens(img, budget);
+      const key = createHash('sha256').update(`${img.width}x${img.height}:${this.cfg.patchSize}:${budget}:`).update(img.data).digest('hex');
+      prefix = { key, run: (state) => this.runImagePrefix(state, img, budget) };
     }
     return {
       prefix,

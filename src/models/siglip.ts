@@ -255,6 +255,11 @@ export class SiglipEmbeddingModel implements EmbeddingModel {
     return this.tokenizer.padToLength(this.tokenizer.encode(text, { addSpecialTokens: true, maxLength: this.textLength }), this.textLength, 'right', this.padId);
   }
 
+  countTokens(texts: string[], images: number): number {
+    const perImage = (this.cfg.vision.image_size / this.cfg.vision.patch_size) ** 2;
+    return texts.reduce((n, t) => n + this.tokenizer.encode(t, { addSpecialTokens: true, maxLength: this.textLength }).length, 0) + images * perImage;
+  }
+
   async embedTexts(texts: string[]): Promise<Float32Array[]> {
     if (!texts.length) return [];
     const ids = texts.map((t) => this.textIds(t));

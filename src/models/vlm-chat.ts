@@ -60,7 +60,7 @@ export abstract class VlmChatModel<S> implements ChatModel {
   protected abstract newState(capacity: number): S;
   /** Feeds one generated token; returns the next logits. */
   protected abstract step(state: S, token: number): Promise<Float32Array>;
-  abstract countPromptTokens(messages: ChatMessage[]): Promise<number>;
+  abstract countPromptTokens(messages: ChatMessage[], o?: GenerationOptions): Promise<number>;
   abstract dispose(): Promise<void>;
 
   /** Validation shared by chat and countPromptTokens. */
@@ -102,6 +102,6 @@ export abstract class VlmChatModel<S> implements ChatModel {
         decoder: new TextStreamer(this.tokenizer, { skipSpecialTokens: true }),
         signal: o.signal,
       });
-    });
+    }, o);
   }
 }

@@ -168,6 +168,22 @@ export function sailTargetSize(width: number, height: number, patchSize = 32, ma
   return landscape ? { width: newLong, height: newShort } : { width: newShort, height: newLong };
 }
 
+/**
+ * Most patches per image from a SAIL `preprocessor_config.json` (undefined → `dflt`, SAIL's 4096):
+ * `max_patches`, or `max_pixels` (Qwen2-VL's name) divided by the patch area. A `patch_size`
+ * there must match the checkpoint's `vision_patch_size`.
+ */
+export function sailMaxPatches(pc: Record<string, any> | undefined, patchSize: number, dflt = 4096): number {
+  if (!pc) return dflt;
+  if (pc.patch_size !== undefined && num(pc.patch_size, 'patch_size') !== patchSize) {
+    throw new Error(`preprocessor_config.json: patch_size ${pc.patch_size} differs from config.json's vision_patch_size ${patchSize}`);
+  }
+  const n = pc.max_patches !== undefined ? num(pc.max_patches, 'max_patches')
+    : pc.max_pixels !== undefined ? Math.floor(num(pc.max_pixels, 'max_pixels') / patchSize ** 2) : dflt;
+  if (!Number.isInteger(n) || n < 1) throw new Error(`preprocessor_config.json: max_patches must be a positive integer (got ${n})`);
+  return n;
+}
+
 export interface SailPreprocessOptions {
   patchSize?: number;
   maxPatches?: number;

@@ -1,6 +1,8 @@
 // `tsvlm serve`: parse flags, load the models (through the injected `load`, so this module does not
 // import the engine), listen (loopback unless told), and shut down cleanly on SIGINT/SIGTERM.
+import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
+import { isRepoId } from '../hub/cache.js';
 import type { LoadOptions, Model } from '../api.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { createServer, type ListenInfo, type TsvlmServer } from './server.js';
@@ -12,7 +14,8 @@ Serves models over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/embe
 /v1/models, /v1/classify) with a web chat page at /.
 
 Options:
-  --model DIR | NAME=DIR   model folder (config.json + safetensors); repeatable. NAME defaults to the folder name
+  --model DIR | NAME=DIR   model folder (config.json + safetensors), built-in name or Hugging Face repo id
+                           (ORG/NAME, from its cache); repeatable. NAME defaults to the folder name
   --host HOST              address to bind (default 127.0.0.1; use 0.0.0.0 to expose on the network)
   --port PORT              port (default 8080; 0 picks a free one)
   --api-key KEY            require "Authorization: Bearer KEY" on /v1 (or set TSVLM_API_KEY)
@@ -21,6 +24,11 @@ Options:
   --device cpu|webgpu|auto where the models run (default cpu; auto: WebGPU when it has an adapter)
   --json                   log JSON lines ({time, level, msg, ...}) instead of text
   --dtype fp32|fp16|q8|q4  weights at run time (q8/q4: int8/int4 blocks, converted once and cached; default by size: fp32 ≤ 1.5 G parameters, q8 ≤ 3 G, q4 above)
+  --image-tokenizer DIR    SEED-LLaMA models: the SEED image tokenizer folder (reads images; its
+                           tokenizer files carry the image tokens)
+  --diffusion DIR          SEED-LLaMA models: the diffusers folder that draws their images (unCLIP
+                           for SEED v2, SD 1.x for v1); without it drawn images come back as codes
+  --max-drawn-images N     images a drawing model renders per request (default ${DEFAULT_LIMITS.maxDrawnImages})
   --queue-size N           requests waiting per model before 429 (default ${DEFAULT_LIMITS.queueSize})
   --max-tokens-cap N       largest max_tokens a client may ask for (default ${DEFAULT_LIMITS.maxTokensCap})
   --max-images N           images per request (default ${DEFAULT_LIMITS.maxImagesPerRequest})
@@ -45,6 +53,8 @@ export interface ServeArgs {
   cors?: string[];
   device?: 'cpu' | 'webgpu' | 'auto';
   dtype?: LoadOptions['dtype'];
+  imageTokenizer?: string;
+  diffusion?: string;
   limits: Partial<Limits>;
   help: boolean;
   json?: boolean;
@@ -56,6 +66,7 @@ const LIMIT_FLAGS: Record<string, keyof Limits> = {
   '--max-images': 'maxImagesPerRequest',
   '--max-image-pixels': 'maxImagePixels',
   '--max-body-bytes': 'maxBodyBytes',
+  '--max-drawn-images': 'maxDrawnImages',
 };
 
 function parseInteger(flag: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -65,6 +76,11 @@ function parseInteger(flag: string, v: string, min: number, max = Number.MAX_SAF
   return Number(v);
 }
 
+/** A folder (made absolute), or a built-in name / Hugging Face repo id that is not a folder here (kept). */
+function folderOrId(s: string): string {
+  return existsSync(s) || !isRepoId(s) ? resolve(s) : s;
+}
+
 /** NAME=DIR when the part before "=" looks like a name (no path separator); otherwise a folder. */
 function parseModelSpec(spec: string): { name: string; dir: string } {
   const eq = spec.indexOf('=');
@@ -72,9 +88,9 @@ function parseModelSpec(spec: string): { name: string; dir: string } {
     const name = spec.slice(0, eq);
     const dir = spec.slice(eq + 1);
     if (!dir) throw new UsageError(`--model ${spec}: the folder after "=" is missing`);
-    return { name, dir: resolve(dir) };
+    return { name, dir: folderOrId(dir) };
   }
-  const dir = resolve(spec);
+  const dir = folderOrId(spec);
   return { name: basename(dir), dir };
 }
 
@@ -128,6 +144,12 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
         args.device = d;
         break;
       }
+      case '--image-tokenizer':
+        args.imageTokenizer = folderOrId(take());
+        break;
+      case '--diffusion':
+        args.diffusion = folderOrId(take());
+        break;
       case '--dtype': {
         const d = take();
         if (d !== 'fp32' && d !== 'fp16' && d !== 'q8' && d !== 'q4') throw new UsageError(`--dtype expects fp32, fp16, q8 or q4 (got "${d}")`);
@@ -194,16 +216,21 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
   }
   // 'auto' probes for a WebGPU adapter (the engine is imported only then).
   const device = args.device === 'auto' ? await (await import('../graph/session.js')).resolveDevice('auto') : args.device;
-  const models: Array<{ name: string; model: Model }> = [];
+  const models: Array<{ name: string; model: Model; loadedAt: Date }> = [];
   const disposeAll = async () => {
     for (const { model } of models.splice(0)) await model.dispose().catch(() => {});
   };
   try {
+    // The renderer of drawing models (engine code: imported only when asked for).
+    const imageRenderer = args.diffusion
+      ? await (await import('../models/diffusion/image-renderer.js')).SeedImageRenderer.load(args.diffusion, { ...(device ? { device } : {}) })
+      : undefined;
+    const drawing = { ...(args.imageTokenizer ? { imageTokenizer: args.imageTokenizer } : {}), ...(imageRenderer ? { imageRenderer } : {}) };
     for (const { name, dir } of args.models) {
       log.info(`loading ${name} from ${dir} ...`, { model: name, dir });
       const t0 = Date.now();
-      const model = await load(dir, { name, ...(device ? { device } : {}), ...(args.dtype ? { dtype: args.dtype } : {}) });
-      models.push({ name, model });
+      const model = await load(dir, { name, ...(device ? { device } : {}), ...(args.dtype ? { dtype: args.dtype } : {}), ...drawing });
+      models.push({ name, model, loadedAt: new Date() });
       const s = (Date.now() - t0) / 1000;
       log.info(`loaded ${name} (${model.kind}, ${model.info.modelType}) in ${s.toFixed(1)} s`, { model: name, kind: model.kind, model_type: model.info.modelType, seconds: s });
     }

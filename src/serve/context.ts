@@ -10,6 +10,8 @@ export interface ModelEntry {
   name: string;
   model: Model;
   queue: ModelQueue;
+  /** Unix seconds when the model was loaded (/v1/models `created`). */
+  created: number;
 }
 
 /** Why a job was aborted: the client went away, or the server is stopping. */
@@ -32,12 +34,13 @@ export class ServeContext {
   constructor(
     readonly limits: Limits,
     readonly imageLimits: ImageLimits,
-    models: Array<{ name: string; model: Model }>,
+    models: Array<{ name: string; model: Model; loadedAt?: Date }>,
   ) {
-    for (const { name, model } of models) {
+    const now = new Date();
+    for (const { name, model, loadedAt } of models) {
       if (!name) throw new Error('createServer: every model needs a non-empty name');
       if (this.models.has(name)) throw new Error(`createServer: two models are named "${name}"; names must be unique`);
-      this.models.set(name, { name, model, queue: new ModelQueue(limits.queueSize) });
+      this.models.set(name, { name, model, queue: new ModelQueue(limits.queueSize), created: Math.floor((loadedAt ?? now).getTime() / 1000) });
     }
   }
 

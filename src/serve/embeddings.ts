@@ -91,8 +91,8 @@ export async function handleEmbeddings(raw: Request, ctx: ServeContext): Promise
       return req.inputs.map((i) => (i.kind === 'text' ? textVecs[t++]! : imageVecs[im++]!));
     },
   );
-  // Token counts are not part of the EmbeddingModel interface; usage reports 0.
-  return Response.json(embeddingsResponse(entry.name, vectors, req.encoding, 0));
+  const texts = req.inputs.flatMap((i) => (i.kind === 'text' ? [i.text] : []));
+  return Response.json(embeddingsResponse(entry.name, vectors, req.encoding, model.countTokens?.(texts, imageCount) ?? 0));
 }
 
 export async function handleClassify(raw: Request, ctx: ServeContext): Promise<Response> {

@@ -12,12 +12,16 @@ import { handleChat } from './chat.js';
 import { ServeContext } from './context.js';
 import { handleClassify, handleEmbeddings } from './embeddings.js';
 import { handleImageDetokenize, handleImageTokenize } from './tokenize.js';
+import { handleImageGenerations, handleSeedGenerate } from './draw.js';
 import { ApiError, toApiError } from './errors.js';
 import { type Limits, resolveLimits } from './limits.js';
 import { PAGE_HEADERS, loadPage } from './page.js';
+import { refuseOtherMethods } from './methods.js';
+import { handleCompletions } from './completions.js';
 
 export interface ServerOptions {
-  models: Array<{ name: string; model: Model }>;
+  /** `loadedAt` (default: now) is reported as `created` by /v1/models. */
+  models: Array<{ name: string; model: Model; loadedAt?: Date }>;
   /** When set, /v1/* requires `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
   maxBodyBytes?: number;
@@ -132,18 +136,18 @@ export function createServer(opts: ServerOptions): TsvlmServer {
   });
 
   const modelCard = (name: string) => {
-    const { model, queue } = ctx.lookup(name);
+    const { model, queue, created } = ctx.lookup(name);
     return {
       id: name,
       object: 'model' as const,
-      created: 0,
+      created,
       owned_by: 'tsvlm',
       // Extensions: what the page needs to pick a view and set limits.
       kind: model.kind,
       model_type: model.info.modelType,
       context_length: model.info.contextLength ?? null,
       ...(model.kind === 'embedding' ? { dimensions: model.dimensions } : {}),
-      ...(model.kind === 'chat' ? { max_images: Math.min(limits.maxImagesPerRequest, model.maxImages ?? Infinity) } : {}),
+      ...(model.kind === 'chat' ? { max_images: Math.min(limits.maxImagesPerRequest, model.maxImages ?? Infinity), draws_images: model.drawsImages === true, renders_images: model.rendersImages === true } : {}),
       ...(model.kind === 'image-tokenizer' ? { codes_per_image: model.codesPerImage, codebook_size: model.codebookSize, embedding_shape: model.embeddingShape } : {}),
       busy: queue.busy,
       waiting: queue.waitingCount,
@@ -157,6 +161,9 @@ export function createServer(opts: ServerOptions): TsvlmServer {
   app.post('/v1/classify', (c) => handleClassify(c.req.raw, ctx));
   app.post('/v1/images/tokenize', (c) => handleImageTokenize(c.req.raw, ctx));
   app.post('/v1/images/detokenize', (c) => handleImageDetokenize(c.req.raw, ctx));
+  app.post('/v1/completions', (c) => handleCompletions(c.req.raw, ctx));
+  app.post('/v1/images/generations', (c) => handleImageGenerations(c.req.raw, ctx));
+  app.post('/generate', (c) => handleSeedGenerate(c.req.raw, ctx));
 
   app.get('/health', (c) =>
     c.json(
@@ -176,6 +183,8 @@ export function createServer(opts: ServerOptions): TsvlmServer {
       ctx.closing ? 503 : 200,
     ),
   );
+
+  refuseOtherMethods(app, { '/v1/models': ['GET'], '/v1/chat/completions': ['POST'], '/v1/embeddings': ['POST'], '/v1/classify': ['POST'], '/v1/completions': ['POST'], '/health': ['GET'] });
 
   app.get('*', (c, next) => {
     const asset = page.get(c.req.path);

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES_ROOT, openFixture } from '../helpers/fixtures.js';
-import { BUILT, IMAGES as images, assemble as assembleIn, haveFixtures, tsvlm, workDir } from '../helpers/cli.js';
+import { BUILT, IMAGES as images, ROOT, assemble as assembleIn, haveFixtures, tsvlm, workDir } from '../helpers/cli.js';
 
 const work = workDir();
 const assemble = (fixture: string) => assembleIn(work, fixture);
@@ -99,7 +99,7 @@ describe.skipIf(!have || !BUILT)('tsvlm CLI', () => {
 
   it('--dtype q4/q8: the built-in SAIL chat model and a Llama answer from quantized weights (converted once, then cached)', () => {
     process.env.TSVLM_CACHE = join(work, 'cache');
-    const q = ['chat', '--image', join(root, 'examples/scene.png'), 'How many shapes are there?'];
+    const q = ['chat', '--image', join(ROOT, 'examples/scene.png'), 'How many shapes are there?'];
     const fp32 = tsvlm(q);
     const first = tsvlm([...q, '--dtype', 'q4']);
     expect(first.code, first.err).toBe(0);

@@ -8,6 +8,12 @@ import { FIXTURES_ROOT, discoverFixtures, checkTensor, type Fixture, type Fixtur
 import { StableUnCLIPPipeline } from '../../src/models/diffusion/pipeline_stable_unclip.js';
 import { StableDiffusionPipeline } from '../../src/models/diffusion/pipeline_stable_diffusion.js';
 import type { DenoiseCall } from '../../src/models/diffusion/denoise.js';
+import { assembleTinyUnclipWithText, haveTinySdSources } from '../helpers/tiny-sd.js';
+import { SeedImageRenderer, decodeCodesToImages } from '../../src/models/diffusion/image-renderer.js';
+import { loadModel } from '../../src/index.js';
+import { openFixture, compare, report } from '../helpers/fixtures.js';
+import { FIXTURES_ROOT as ROOT } from '../helpers/fixtures.js';
+import { SafetensorsFile, toFloat32 } from '../../src/io/safetensors.js';
 
 const fixtures = discoverFixtures((_cfg, dir) => existsSync(join(dir, 'model_index.json')) && existsSync(join(dir, 'unet')));
 if (!fixtures.length) it.skip(`no matching fixtures under ${FIXTURES_ROOT}`, () => {});
@@ -114,3 +120,42 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('diffusion 
     await pipe.release();
   }, 120_000);
 });
+
+describe.skipIf(!haveTinySdSources)('unCLIP with a text encoder in the folder', () => {
+  it('the empty-prompt embedding comes from text_encoder/ + tokenizer/ (= encode_prompt of "")', async () => {
+    const pipe = await StableUnCLIPPipeline.load(assembleTinyUnclipWithText());
+    const e = await pipe.emptyPromptEmbeds();
+    const st = SafetensorsFile.open(join(ROOT, 'clip-text-sd2-tiny', 'cases.safetensors'));
+    const want = toFloat32(st.readBytes('negative_prompt_embeds'), 'F32');
+    expect(e.dims).toEqual([1, 77, 32]);
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(e.data[i]! - want[i]!));
+    expect(worst).toBeLessThan(1e-4);
+    const img = await pipe.generate(new Float32Array(64).fill(0.1), { steps: 2, seed: 3, height: 32, width: 32 });
+    expect([img.width, img.height, img.pixels.length]).toEqual([32, 32, 32 * 32 * 3]);
+    await pipe.release();
+  });
+});
+
+const seedTokDir = join(ROOT, 'seed-tokenizer-tiny');
+describe.skipIf(!existsSync(join(seedTokDir, 'cases.json')) || !existsSync(join(ROOT, 'unclip-tiny', 'cases.json')))('SEED de-tokenizer in the library', () => {
+  it('decodeCodesToImages: the tokenizer fixture\'s codes → the unclip fixture image (±1)', async () => {
+    const unclip = openFixture(join(ROOT, 'unclip-tiny'));
+    const e = unclip.cases.find((c) => c.name === 'e_end_to_end_seed_call')!;
+    const tok = await loadModel(seedTokDir);
+    if (tok.kind !== 'image-tokenizer') throw new Error('seed-tokenizer-tiny did not load as an image tokenizer');
+    const renderer = await SeedImageRenderer.load(unclip.dir, {
+      steps: e.facts!.num_inference_steps, guidanceScale: e.facts!.guidance_scale, latents: unclip.f32('e.latents'),
+      emptyPromptEmbeds: { data: unclip.f32('e.empty_prompt_embeds'), dims: unclip.shape('e.empty_prompt_embeds') },
+    });
+    expect(renderer.kind).toBe('unclip');
+    const codes = openFixture(seedTokDir).ints('codes').slice(0, 32);
+    const [img] = await decodeCodesToImages(tok, renderer, [codes], { seed: e.facts!.generator_seed });
+    expect([img!.width, img!.height]).toEqual([128, 128]);
+    const tol = { abs: 1, rel: 0 };
+    report('unclip-tiny', 'decodeCodesToImages', 'e.image_u8', compare(img!.data, unclip.f32('e.image_u8'), tol), tol);
+    await renderer.dispose();
+    await tok.dispose();
+  });
+});
+

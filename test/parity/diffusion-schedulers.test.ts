@@ -4,7 +4,8 @@
 import { describe, it, expect } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURES_ROOT, discoverFixtures, checkTensor, type Fixture, type FixtureCase } from '../helpers/fixtures.js';
+import { FIXTURES_ROOT, discoverFixtures, checkTensor, compare, report, type Fixture, type FixtureCase } from '../helpers/fixtures.js';
+import { SafetensorsFile, toFloat32 } from '../../src/io/safetensors.js';
 import { readPythonJsonFile } from '../../src/models/diffusion/pipeline-folder.js';
 import { createScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler } from '../../src/models/diffusion/schedulers/index.js';
 
@@ -65,5 +66,47 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('diffusers 
         console.log(`  ${key}: worst relative ${worstRel(g, fx.f32(key)).toExponential(2)}`);
       }
     });
+  }
+});
+
+// Karras sigmas (DPM++ 2M Karras, Euler Karras): diffusers 0.20.2 reference from
+// test/data/diffusion/make_karras.py on the fixtures' scheduler configs.
+describe('Karras sigmas vs diffusers 0.20.2', () => {
+  const ref = SafetensorsFile.open(join(__dirname, '../data/diffusion/karras.safetensors'));
+  const t = (k: string) => toFloat32(ref.readBytes(k), ref.tensors.get(k)!.dtype);
+  const t64 = (k: string) => Array.from(new Float64Array(Uint8Array.from(ref.readBytes(k)).buffer));
+  const TOL = { abs: 2e-5, rel: 2e-5 }; // the fixtures' scheduler tolerance
+  for (const fx of ['unclip-tiny', 'sd-v1-tiny']) {
+    const cfgPath = join(FIXTURES_ROOT, fx, 'scheduler', 'scheduler_config.json');
+    for (const [name, kind] of [['dpmpp2m', 'DPMSolverMultistepScheduler'], ['euler', 'EulerDiscreteScheduler']] as const) {
+      for (const n of [5, 20]) {
+        it.runIf(existsSync(cfgPath))(`${fx} ${name} karras, ${n} steps`, () => {
+          const p = `${fx}.${name}.${n}`;
+          const sched = createScheduler({ ...readPythonJsonFile(cfgPath), use_karras_sigmas: true }, kind);
+          sched.setTimesteps(n);
+          const wantT = t64(`${p}.timesteps`);
+          if (name === 'dpmpp2m') expect(sched.timesteps).toEqual(wantT);
+          // Euler's fractional timesteps interpolate in numpy's float32 log σ table, which is an ulp
+          // off the correctly rounded log at some entries: up to 3.4e-5 of a timestep (the UNet
+          // sees float32(t), whose spacing at t ≈ 500 is 6e-5).
+          else sched.timesteps.forEach((x, i) => expect(Math.abs(x - wantT[i]!)).toBeLessThan(1e-4));
+          expect(Math.abs(sched.initNoiseSigma - t64(`${p}.init_noise_sigma`)[0]!)).toBeLessThan(1e-5);
+          if (sched instanceof EulerDiscreteScheduler) {
+            const c = compare(Float32Array.from(sched.sigmas), t64(`${p}.sigmas`), { abs: 0, rel: 1e-6 });
+            report(fx, `${name} karras ${n}`, 'sigmas', c, { abs: 0, rel: 1e-6 });
+          }
+          const mo = t(`${p}.model_outputs`);
+          let x = t(`${p}.x_T`).map((v) => Math.fround(v * sched.initNoiseSigma));
+          const m = x.length;
+          const prev = new Float32Array(m * sched.timesteps.length);
+          sched.timesteps.forEach((ts, i) => {
+            sched.scaleModelInput(x, ts);
+            x = sched.step(mo.subarray(i * m, (i + 1) * m), ts, x).prevSample;
+            prev.set(x, i * m);
+          });
+          report(fx, `${name} karras ${n}`, 'prev_samples', compare(prev, t(`${p}.prev_samples`), TOL), TOL);
+        });
+      }
+    }
   }
 });

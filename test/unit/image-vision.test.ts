@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { InputError, type DecodedImage } from '../../src/api.js';
 import {
-  normalize, siglipPreprocessConfig, siglipPixels, sailTargetSize, sailPreprocess, internvlCandidateGrids, internvlGrid, internvlTiles,
+  normalize, siglipPreprocessConfig, siglipPixels, sailTargetSize, sailPreprocess, sailMaxPatches, internvlCandidateGrids, internvlGrid, internvlTiles,
   resizeRGB, IMAGENET_MEAN, IMAGENET_STD,
 } from '../../src/processors/vision.js';
 
@@ -105,6 +105,16 @@ describe('SAIL', () => {
     const img: DecodedImage = { width: 5000, height: 200, channels: 3, data: new Uint8Array(5000 * 200 * 3) };
     expect(sailTargetSize(5000, 200, 8, 18)).toEqual({ width: 168, height: 0 });
     expect(() => sailPreprocess(img, { patchSize: 8, maxPatches: 18 })).toThrow(/5000x200 is too elongated.*168x0/);
+  });
+});
+
+describe('SAIL preprocessor config', () => {
+  it('max_patches, or max_pixels over the patch area; SAIL\'s 4096 without a config', () => {
+    expect(sailMaxPatches(undefined, 32)).toBe(4096);
+    expect(sailMaxPatches({ patch_size: 8, max_patches: 64 }, 8)).toBe(64);
+    expect(sailMaxPatches({ max_pixels: 64 * 64 + 5 }, 8)).toBe(64);
+    expect(() => sailMaxPatches({ patch_size: 16, max_patches: 64 }, 8)).toThrow(/patch_size 16 differs from config.json's vision_patch_size 8/);
+    expect(() => sailMaxPatches({ max_patches: 0 }, 8)).toThrow(/max_patches must be a positive integer/);
   });
 });
 

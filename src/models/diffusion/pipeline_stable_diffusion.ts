@@ -9,7 +9,7 @@ import { componentDir, hasComponent } from './pipeline-folder.js';
 import {
   DiffusionCore, randomSeed, repeatRows,
   type DenoiseRunOptions, type DiffusionImage, type DiffusionLoadOptions, type Embeds,
-} from './pipeline_stable_unclip.js';
+} from './pipeline_utils.js';
 import { TorchGenerator } from './torch-random.js';
 
 export interface TextToImageOptions extends DenoiseRunOptions {
@@ -41,7 +41,7 @@ export class StableDiffusionPipeline extends DiffusionCore {
       throw new InputError(`${f.dir} has no text_encoder/ and tokenizer/: pass promptEmbeds and negativePromptEmbeds instead of prompts`);
     }
     return (this.textEncoder ??= ClipTextEncoder.load(componentDir(f, 'tokenizer'), componentDir(f, 'text_encoder'), {
-      variant: this.loadOpts.variant,
+      variant: this.loadOpts.variant, device: this.loadOpts.device,
     }));
   }
 
@@ -75,5 +75,10 @@ export class StableDiffusionPipeline extends DiffusionCore {
       signal: o.signal, onProgress: o.onProgress, onCall: o.onCall,
     });
     return this.decode(latents, shape, o.toUint8);
+  }
+
+  override async release(): Promise<void> {
+    if (this.textEncoder) await (await this.textEncoder).release();
+    await super.release();
   }
 }

@@ -6,7 +6,7 @@
 import { basename } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChatMessage, ChatModel, ChatStream, GeneratedImage, GenerationOptions, ImageRenderer, ImageTokenizer, LoadOptions, Model, ModelInfo } from '../../api.js';
+import type { ChatMessage, ChatModel, ChatPart, ChatStream, GeneratedImage, GenerationOptions, ImageRenderer, ImageTokenizer, LoadOptions, Model, ModelInfo } from '../../api.js';
 import { InputError } from '../../api.js';
 import { CheckpointError, type ModelFolder, type WeightStore } from '../../io/checkpoint.js';
 import { DecoderLM } from '../../generate/decoder-lm.js';
@@ -32,6 +32,10 @@ export interface SeedLlamaParts {
 export class SeedLlamaChatModel implements ChatModel {
   readonly kind = 'chat' as const;
   readonly drawsImages = true;
+
+  get rendersImages(): boolean {
+    return !!(this.parts.imageTokenizer && this.parts.renderer);
+  }
 
   private constructor(
     readonly info: ModelInfo,
@@ -68,6 +72,23 @@ export class SeedLlamaChatModel implements ChatModel {
     return undefined;
   }
 
+  /** A raw prompt (the demo's /generate): BOS + the parts with images as spans, no role markup. */
+  complete(raw: string | ChatPart[], o: GenerationOptions = {}): ChatStream {
+    const prompt: ChatPart[] = typeof raw === 'string' ? [{ type: 'text', text: raw }] : raw;
+    return lazyPrefill(async () => {
+      const msgs: ChatMessage[] = [{ role: 'user', content: prompt }];
+      const codes = await this.imageCodes(msgs);
+      let i = 0;
+      const text = (this.tokenizer.bosToken ?? '<s>') + prompt.map((p) => (p.type === 'text' ? p.text : spanText(this.layout, codes[i++]!))).join('') + (o.forceImage ? BOI_TOKEN : '');
+      return this.run(this.tokenizer.encode(text, { addSpecialTokens: false }), o, codes);
+    }, o, { events: true });
+  }
+
+  /** Tokens a text-only raw prompt takes (BOS written as text, as the reference does). */
+  countCompletionTokens(prompt: string): number {
+    return this.tokenizer.encode((this.tokenizer.bosToken ?? '<s>') + prompt, { addSpecialTokens: false }).length;
+  }
+
   /** Codes of every image part, in message order: given codes as they are, the rest encoded. */
   private async imageCodes(messages: ChatMessage[]): Promise<number[][]> {
     const parts = [];
@@ -93,9 +114,9 @@ export class SeedLlamaChatModel implements ChatModel {
   }
 
   /** Prompt ids as the reference builds them (prompt text with spans, no added special tokens). */
-  async promptIds(messages: ChatMessage[], drawNow = false): Promise<number[]> {
+  async promptIds(messages: ChatMessage[], drawNow = false, knownCodes?: number[][]): Promise<number[]> {
     validateMessages(messages);
-    const codes = await this.imageCodes(messages);
+    const codes = knownCodes ?? (await this.imageCodes(messages));
     const bos = this.tokenizer.bosToken ?? '<s>';
     const text = seedPromptText(messages, this.format, bos, (i) => spanText(this.layout, codes[i]!), BOI_TOKEN, drawNow);
     return this.tokenizer.encode(text, { addSpecialTokens: false });
@@ -106,7 +127,11 @@ export class SeedLlamaChatModel implements ChatModel {
   }
 
   chat(messages: ChatMessage[], o: GenerationOptions = {}): ChatStream {
-    return lazyPrefill(async () => this.run(await this.promptIds(messages, o.forceImage === true), o), { events: true });
+    return lazyPrefill(async () => {
+      validateMessages(messages);
+      const codes = await this.imageCodes(messages);
+      return this.run(await this.promptIds(messages, o.forceImage === true, codes), o, codes);
+    }, o, { events: true });
   }
 
   /** Generation from explicit prompt ids (CLI --input-ids), image spans handled as in chat. */
@@ -115,15 +140,19 @@ export class SeedLlamaChatModel implements ChatModel {
     for (const id of prompt) {
       if (!Number.isInteger(id) || id < 0 || id >= this.cfg.spec.vocabSize) throw new InputError(`token id ${id} is outside the vocabulary (0..${this.cfg.spec.vocabSize - 1})`);
     }
-    return lazyPrefill(async () => this.run(prompt, o), { events: true });
+    return lazyPrefill(async () => this.run(prompt, o), o, { events: true });
   }
 
-  private async run(prompt: number[], o: GenerationOptions): Promise<ChatStream> {
+  private async run(prompt: number[], o: GenerationOptions, promptImageCodes?: number[][]): Promise<ChatStream> {
     const maxNew = checkMaxTokens(o, prompt.length, this.cfg.maxPositions);
     const state = this.lm.newState(1, undefined, prompt.length + Math.min(maxNew, 1024));
     const first = this.lm.lastLogits(await this.lm.forward(state, { ids: [prompt], seq: prompt.length }))[0]!;
     const inSpan = prompt[prompt.length - 1] === this.layout.boi;
-    return idsGeneration(this.lm, state, first, prompt, this.tokenizer, this.eos, o, maxNew, { imageSpans: seedImageSpans(this.layout, this.parts, o, inSpan) });
+    const s = idsGeneration(this.lm, state, first, prompt, this.tokenizer, this.eos, o, maxNew, { imageSpans: seedImageSpans(this.layout, this.parts, o, inSpan) });
+    if (!promptImageCodes) return s;
+    const result = s.result.then((r) => ({ ...r, promptImageCodes }));
+    result.catch(() => {});
+    return { get result() { return result; }, [Symbol.asyncIterator]: () => s[Symbol.asyncIterator](), events: s.events && (() => s.events!()) };
   }
 
   async dispose(): Promise<void> {
@@ -138,11 +167,15 @@ export function seedImageSpans(layout: ImageTokenLayout, parts: SeedLlamaParts, 
     boi: layout.boi,
     eoi: layout.eoi,
     startInSpan,
+    stopAfter: o.stopAfterImages,
     finish: async (ids, index, closed): Promise<GeneratedImage> => {
       const { codes, error } = spanCodes(layout, ids, index, closed);
       if (error) return { index, codes, error };
       const { imageTokenizer, renderer } = parts;
       if (!imageTokenizer || !renderer) return { index, codes };
+      if (o.maxImages !== undefined && index >= o.maxImages) {
+        return { index, codes, error: `image ${index + 1} of the reply was not rendered: at most ${o.maxImages} images are rendered per request` };
+      }
       try {
         const emb = await imageTokenizer.decode([codes]);
         const [image] = await renderer.render(emb, { signal: o.signal, onProgress: o.onProgress, seed: o.seed });

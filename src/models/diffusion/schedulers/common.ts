@@ -160,3 +160,32 @@ export function map2(a: Float32Array, b: Float32Array, f: (x: number, y: number)
   for (let i = 0; i < a.length; i++) out[i] = f(a[i]!, b[i]!);
   return out;
 }
+
+/**
+ * diffusers' _convert_to_karras (Karras et al. 2022, rho 7), float64: sigmas from
+ * `first` = in_sigmas[0] to `last` = in_sigmas[-1] (the names in diffusers are swapped when
+ * in_sigmas ascends, as in DPMSolverMultistep; the formula is the same).
+ */
+export function karrasSigmas(first: number, last: number, n: number): number[] {
+  const rho = 7;
+  const minInv = last ** (1 / rho);
+  const maxInv = first ** (1 / rho);
+  return npLinspace(0, 1, n).map((r) => (maxInv + r * (minInv - maxInv)) ** rho);
+}
+
+/**
+ * diffusers' _sigma_to_t: the fractional training timestep of `sigma` by linear interpolation in
+ * log σ. `logSigmas` ascending (float32 values: numpy's log of the float32 σ table).
+ */
+export function sigmaToT(sigma: number, logSigmas: ArrayLike<number>): number {
+  const n = logSigmas.length;
+  const ls = Math.log(sigma);
+  // cumsum(dists >= 0).argmax(): the last index whose log σ ≤ log sigma (0 when none), ≤ n − 2.
+  let low = 0;
+  for (let i = 0; i < n; i++) if (ls - logSigmas[i]! >= 0) low = i;
+  low = Math.min(low, n - 2);
+  const lo = logSigmas[low]!, hi = logSigmas[low + 1]!;
+  let w = (lo - ls) / fr(lo - hi);
+  w = Math.min(1, Math.max(0, w));
+  return (1 - w) * low + w * (low + 1);
+}

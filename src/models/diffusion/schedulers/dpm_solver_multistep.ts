@@ -2,7 +2,7 @@
 // DPM-Solver++ (2M by default: solver_order 2, midpoint), data prediction, lower-order final
 // steps below 15 steps. float32 tensors as in torch; the SDE variants and Karras sigmas are not here.
 import { CheckpointError } from '../../../io/checkpoint.js';
-import { alphasCumprodOf, betasOf, npLinspace, roundHalfEven, schedulerConfig, type Scheduler, type SchedulerConfig, type StepOutput } from './common.js';
+import { alphasCumprodOf, betasOf, karrasSigmas, npLinspace, roundHalfEven, schedulerConfig, sigmaToT, type Scheduler, type SchedulerConfig, type StepOutput } from './common.js';
 
 const fr = Math.fround;
 
@@ -29,7 +29,6 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     c.algorithm_type = algo;
     if (['logrho', 'bh1', 'bh2'].includes(c.solver_type as string)) c.solver_type = 'midpoint';
     if (c.solver_type !== 'midpoint' && c.solver_type !== 'heun') throw new CheckpointError(`scheduler_config.json: solver_type ${JSON.stringify(c.solver_type)} is not midpoint or heun`);
-    if (c.use_karras_sigmas) throw new CheckpointError('scheduler_config.json: use_karras_sigmas is not supported by DPMSolverMultistepScheduler here');
     if (c.variance_type === 'learned' || c.variance_type === 'learned_range') throw new CheckpointError('scheduler_config.json: learned variance is not supported');
     this.order = c.solver_order as number;
     if (![1, 2, 3].includes(this.order)) throw new CheckpointError(`scheduler_config.json: solver_order ${this.order} is not 1, 2 or 3`);
@@ -57,6 +56,13 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     } else {
       const ratio = T / n;
       ts = Array.from({ length: Math.ceil(last / ratio) }, (_, i) => roundHalfEven(last - i * ratio) - 1);
+    }
+    if (c.use_karras_sigmas) {
+      // 0.20.2: Karras σ over the training σ table, mapped back to (rounded) timesteps; the solver
+      // still steps between those timesteps' ᾱ.
+      const sig = this.alphasCumprod.map((a) => fr(Math.sqrt(fr(fr(1 - a) / a))));
+      const logS = sig.map((x) => fr(Math.log(x)));
+      ts = karrasSigmas(sig[0]!, sig[T - 1]!, n).map((x) => roundHalfEven(sigmaToT(x, logS))).reverse();
     }
     // np.unique(..., return_index) keeps the first occurrence of each value, in order.
     this.timesteps = ts.filter((t, i) => ts.indexOf(t) === i);

@@ -2,7 +2,7 @@
 // pipelines call it: k-diffusion sigmas interpolated at the (float) timesteps, input scaled by
 // 1/sqrt(σ² + 1), one Euler step per model call.
 import { CheckpointError } from '../../../io/checkpoint.js';
-import { alphasCumprodOf, betasOf, npLinspace, roundHalfEven, schedulerConfig, type Scheduler, type SchedulerConfig, type StepOutput } from './common.js';
+import { alphasCumprodOf, betasOf, karrasSigmas, npLinspace, roundHalfEven, schedulerConfig, sigmaToT, type Scheduler, type SchedulerConfig, type StepOutput } from './common.js';
 
 const fr = Math.fround;
 
@@ -16,7 +16,6 @@ export class EulerDiscreteScheduler implements Scheduler {
 
   constructor(raw: Record<string, any>) {
     this.config = schedulerConfig(raw, { timestep_spacing: 'linspace', interpolation_type: 'linear', use_karras_sigmas: false });
-    if (this.config.use_karras_sigmas) throw new CheckpointError('scheduler_config.json: use_karras_sigmas is not supported by EulerDiscreteScheduler here');
     if (this.config.interpolation_type !== 'linear') throw new CheckpointError(`scheduler_config.json: interpolation_type ${JSON.stringify(this.config.interpolation_type)} is not supported (linear)`);
     this.alphasCumprod = alphasCumprodOf(betasOf(this.config));
     // ((1 − ᾱ) / ᾱ) ** 0.5 on the float32 tensor.
@@ -44,13 +43,20 @@ export class EulerDiscreteScheduler implements Scheduler {
     }
     // np.interp(timesteps, arange(T), sigmas) in float64, then float32.
     const s = this.trainSigmas;
-    this.sigmas = ts.map((t) => {
+    let sig = ts.map((t) => {
       if (t <= 0) return s[0]!;
       if (t >= T - 1) return s[T - 1]!;
       const i = Math.floor(t);
       const w = t - i;
-      return fr(w === 0 ? s[i]! : s[i]! + (s[i + 1]! - s[i]!) * w);
-    }).concat(0);
+      return w === 0 ? s[i]! : s[i]! + (s[i + 1]! - s[i]!) * w;
+    });
+    if (c.use_karras_sigmas) {
+      // Karras σ between the interpolated extremes; timesteps = their fractional training steps.
+      const logS = Array.from(s, (x) => fr(Math.log(x)));
+      sig = karrasSigmas(sig[0]!, sig[sig.length - 1]!, n);
+      ts = sig.map((x) => sigmaToT(x, logS));
+    }
+    this.sigmas = sig.map(fr).concat(0);
     this.timesteps = ts;
   }
 

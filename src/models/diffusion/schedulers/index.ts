@@ -20,14 +20,21 @@ const CLASSES: Record<string, new (cfg: Record<string, any>) => Scheduler> = {
   PLMSSampler,
 };
 
-/** Short names for --scheduler. */
+/** Short names for --scheduler: a class, and config fields set on top of the folder's. */
 export const SCHEDULER_NAMES: Record<string, string> = {
   pndm: 'PNDMScheduler',
   plms: 'PLMSSampler',
   ddim: 'DDIMScheduler',
-  'dpmpp2m': 'DPMSolverMultistepScheduler',
+  dpmpp2m: 'DPMSolverMultistepScheduler',
   'dpm++2m': 'DPMSolverMultistepScheduler',
+  'dpmpp2m-karras': 'DPMSolverMultistepScheduler',
   euler: 'EulerDiscreteScheduler',
+  'euler-karras': 'EulerDiscreteScheduler',
+};
+
+const NAME_OVERRIDES: Record<string, Record<string, unknown>> = {
+  'dpmpp2m-karras': { use_karras_sigmas: true },
+  'euler-karras': { use_karras_sigmas: true },
 };
 
 /**
@@ -35,12 +42,14 @@ export const SCHEDULER_NAMES: Record<string, string> = {
  * taking the other fields from the config as from_config does.
  */
 export function createScheduler(config: Record<string, any>, kind?: string): Scheduler {
-  const cls = kind ? SCHEDULER_NAMES[kind.toLowerCase()] ?? kind : config._class_name;
+  const key = kind?.toLowerCase();
+  const cls = kind ? (key && Object.hasOwn(SCHEDULER_NAMES, key) ? SCHEDULER_NAMES[key] : kind) : config._class_name;
   const Ctor = typeof cls === 'string' && Object.hasOwn(CLASSES, cls) ? CLASSES[cls] : undefined;
   if (!Ctor) {
     const names = [...Object.keys(SCHEDULER_NAMES), ...Object.keys(CLASSES)].join(', ');
-    throw new CheckpointError(`scheduler ${JSON.stringify(cls)} is not supported (use one of ${names})`);
+    throw new CheckpointError(`scheduler ${JSON.stringify(kind ?? cls)} is not supported (use one of ${names})`);
   }
   const { _class_name: _c, ...rest } = config;
-  return new Ctor({ ...rest, _class_name: cls });
+  const extra = key && Object.hasOwn(NAME_OVERRIDES, key) ? NAME_OVERRIDES[key] : {};
+  return new Ctor({ ...rest, ...extra, _class_name: cls });
 }
