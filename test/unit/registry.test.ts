@@ -31,10 +31,13 @@ describe('model registry', () => {
     expect(id({ model_type: 'internvl_chat', vision_config: { model_type: 'intern_vit_6b' } })).toBeUndefined();
   });
 
-  it('recognises the released SEED v2 tokenizer by its file (no config.json)', () => {
+  it('recognises the released SEED tokenizers by their files (no config.json)', () => {
     const d = folder();
     writeFileSync(join(d, 'seed_quantizer.pt'), '');
     expect(findModelEntry(probeCheckpoint(d))?.id).toBe('seed_qformer_quantizer');
+    const v1 = folder();
+    writeFileSync(join(v1, 'seed_tokenizer.pth'), '');
+    expect(findModelEntry(probeCheckpoint(v1))?.id).toBe('seed_v1_visual_tokenizer');
   });
 
   it('never matches prototype keys or non-string model_types', () => {

@@ -84,7 +84,7 @@ function heads(cfgValue: unknown, dim: number, headDim: number, what: string): n
 
 const num = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
 
-function qformerConfig(store: WeightStore, prefix: string, queryTokens: string, cfg: Record<string, any> | undefined, defaultHeads: number | undefined): QformerConfig {
+function qformerConfig(store: WeightStore, prefix: string, queryTokens: string, cfg: Record<string, any> | undefined): QformerConfig {
   const [, queries, hidden] = shapeOf(store, queryTokens) as [number, number, number];
   const layer = `${prefix}.bert.encoder.layer`;
   const depth = countIndexed(store, layer, 'attention.self.query.weight');
@@ -97,7 +97,7 @@ function qformerConfig(store: WeightStore, prefix: string, queryTokens: string, 
     queryTokens,
     queries,
     hidden,
-    heads: heads(cfg?.num_attention_heads ?? defaultHeads, hidden, 64, prefix),
+    heads: heads(cfg?.num_attention_heads, hidden, 64, prefix), // BERT-base: head dim 64
     eps: num(cfg?.layer_norm_eps, 1e-12),
     crossAttention,
     encoderWidth: shapeOf(store, `${layer}.${first}.crossattention.self.key.weight`)[1]!,
@@ -133,7 +133,7 @@ export function seedConfig(store: WeightStore, config?: Record<string, any>): Se
     mlp: shapeOf(store, 'visual_encoder.blocks.0.mlp.fc1.weight')[0]!,
     eps: num(vc?.layer_norm_eps, 1e-6),
   };
-  const qformer = qformerConfig(store, 'Qformer', 'query_tokens', config?.qformer, undefined);
+  const qformer = qformerConfig(store, 'Qformer', 'query_tokens', config?.qformer);
   const [codebookSize, codebookDim] = shapeOf(store, 'quantize.embedding.weight') as [number, number];
   const bPrefix = variant === 'v2' ? 'blocks_image' : 'blocks_text';
   const bc = variant === 'v2' ? config?.decoder : config?.blocks_text;
@@ -149,9 +149,10 @@ export function seedConfig(store: WeightStore, config?: Record<string, any>): Se
   if (variant === 'v2') {
     embeddingShape = [shapeOf(store, 'distill_image_proj.weight')[0]!];
   } else {
-    reverse = qformerConfig(store, 'Reverse_Qformer', 'reverse_tokens', config?.reverse_qformer, undefined);
+    reverse = qformerConfig(store, 'Reverse_Qformer', 'reverse_tokens', config?.reverse_qformer);
     embeddingShape = [reverse.queries, shapeOf(store, 'distill_text_proj.weight')[0]!];
   }
+  // The tokenizer's own processor resizes bicubic; config.json may ask for "bilinear" (models/transforms.py).
   const resize = String(config?.preprocess?.resample ?? 'bicubic');
   return {
     variant,
