@@ -83,8 +83,8 @@ if (!existsSync(join(dir, 'model.safetensors'))) {
 
 const model = await loadModel(dir);
 const pixels = (w, h) => ({ width: w, height: h, channels: 3, data: new Uint8Array(w * h * 3).map((_, i) => ((i * 2654435761) >>> 24) ^ ((i / (3 * w)) & 0x3f)) });
-const images = { a_448x448: pixels(448, 448), b_896x448: pixels(896, 448) };
 
+const images = { a_448x448: pixels(448, 448), b_896x448: pixels(896, 448) };
 // Timed by tokens, not text deltas (random weights mostly pick ids the small test tokenizer
 // cannot spell): TTFT = a 1-token answer; decode tok/s from a longer answer on the cached prefix.
 async function ask(img, q, maxNewTokens) {
@@ -92,8 +92,11 @@ async function ask(img, q, maxNewTokens) {
   const r = await model.chat([{ role: 'user', content: [{ type: 'image', image: img }, { type: 'text', text: q }] }], { maxNewTokens }).result;
   return { s: (performance.now() - t0) / 1000, r };
 }
-// Warm-up (first ORT runs), kept out of the numbers.
+// Warm-up (first ORT runs of each shape pattern: text, image prefix, prefix hit), kept out of the numbers.
 await model.chat([{ role: 'user', content: 'Hello' }], { maxNewTokens: 2 }).result;
+const warm = pixels(448, 448);
+warm.data.reverse();
+for (const q of ['Hello?', 'Hello again?']) await model.chat([{ role: 'user', content: [{ type: 'image', image: warm }, { type: 'text', text: q }] }], { maxNewTokens: 2 }).result;
 
 const ours = {};
 const cases = {};
