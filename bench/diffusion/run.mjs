@@ -8,6 +8,14 @@
 //     [--no-prepack]   (ORT: keep fp32 weights mmapped instead of pre-packed)
 // Needs diffusers v0.20.2's src exported somewhere git-ignored: DIFFUSERS_SRC (default
 // /work/ref/diffusers-0.20.2/src). The weights (3.5 GB UNet) are written once to .cache/bench.
+//
+// Measured 2026-12-02 on the 2-core dev VM while shared (load average 14-20, so absolute times
+// are inflated for both sides; one evaluation each, no warm-up), torch 2.13 / ORT 1.30:
+//   UNet eval (batch 2, 96x96): tsvlm 91.2 s, PyTorch 183.5 s -> 2.01x | peak RSS 4.0 vs 7.7 GB
+//     (PyTorch loads without accelerate: low_cpu_mem_usage off) | max |diff| 2.4e-6 (max |out| 1.4)
+//   VAE decode (768x768): tsvlm 58.7 s, PyTorch 85.7 s -> 1.46x | peak RSS 4.4 vs 3.3 GB
+//     | max |diff| 2.7e-4 (max |out| 3.5)
+//   20 PNDM steps extrapolated (21 UNet evals + 1 decode): tsvlm 1975 s, PyTorch 3939 s -> 1.99x
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
