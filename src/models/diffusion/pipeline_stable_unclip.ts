@@ -4,11 +4,10 @@
 // embedding in both guidance halves, PNDM (the folder's scheduler), VAE decode, rounding to uint8.
 // With image_encoder/: variations of a picture (its CLIP image embedding).
 import { InputError, type ImageInput } from '../../api.js';
-import { ClipTextEncoder } from './clip_text_model.js';
 import { ClipImageEncoder } from './clip_vision_model.js';
 import { denoise } from './denoise.js';
 import { componentConfig, componentDir, hasComponent, openComponentWeights } from './pipeline-folder.js';
-import { DiffusionCore, randomSeed, repeatRows, type DenoiseRunOptions, type DiffusionImage, type DiffusionLoadOptions, type Embeds } from './pipeline_utils.js';
+import { DiffusionCore, PromptEncoder, randomSeed, repeatRows, type DenoiseRunOptions, type DiffusionImage, type DiffusionLoadOptions, type Embeds } from './pipeline_utils.js';
 import { DDPMScheduler } from './schedulers/ddpm.js';
 import { StableUnCLIPImageNormalizer, unclipClassLabels } from './stable_unclip_image_normalizer.js';
 import { TorchGenerator } from './torch-random.js';
@@ -27,9 +26,8 @@ export interface UnclipGenerateOptions extends DenoiseRunOptions {
 }
 
 export class StableUnCLIPPipeline extends DiffusionCore {
-  private textEncoder?: Promise<ClipTextEncoder>;
+  private readonly prompts: PromptEncoder;
   private imageEncoder?: Promise<ClipImageEncoder>;
-  private emptyPrompt?: Promise<Embeds>;
 
   private constructor(
     core: Awaited<ReturnType<typeof DiffusionCore['loadCore']>>,
@@ -38,6 +36,7 @@ export class StableUnCLIPPipeline extends DiffusionCore {
     private readonly opts: DiffusionLoadOptions,
   ) {
     super(core.folder, core.unet, core.vae, core.schedulerConfig, core.defaultSize);
+    this.prompts = new PromptEncoder(core.folder, opts);
   }
 
   static async load(dir: string, opts: DiffusionLoadOptions = {}): Promise<StableUnCLIPPipeline> {
@@ -49,18 +48,13 @@ export class StableUnCLIPPipeline extends DiffusionCore {
   }
 
   /** prompt_embeds [B, 77, D] of the prompts, through the folder's text encoder. */
-  async encodePrompt(prompts: string[]): Promise<Embeds> {
-    const f = this.folder;
-    if (!hasComponent(f, 'text_encoder') || !hasComponent(f, 'tokenizer')) {
-      throw new InputError(`${f.dir} has no text_encoder/ and tokenizer/: pass promptEmbeds (the empty-prompt embedding [1, 77, D])`);
-    }
-    this.textEncoder ??= ClipTextEncoder.load(componentDir(f, 'tokenizer'), componentDir(f, 'text_encoder'), { variant: this.opts.variant, device: this.opts.device });
-    return (await this.textEncoder).encode(prompts);
+  encodePrompt(prompts: string[]): Promise<Embeds> {
+    return this.prompts.encode(prompts);
   }
 
   /** The embedding of the empty prompt (both guidance halves in SEED's call), computed once. */
-  async emptyPromptEmbeds(): Promise<Embeds> {
-    return (this.emptyPrompt ??= this.encodePrompt(['']));
+  emptyPromptEmbeds(): Promise<Embeds> {
+    return this.prompts.encode(['']);
   }
 
   /** Image variations: pictures → image_embeds [B, E] through image_encoder/ + feature_extractor/. */
@@ -99,7 +93,8 @@ export class StableUnCLIPPipeline extends DiffusionCore {
   }
 
   override async release(): Promise<void> {
-    for (const e of [this.textEncoder, this.imageEncoder]) if (e) await (await e).release();
+    await this.prompts.release();
+    if (this.imageEncoder) await (await this.imageEncoder).release();
     await super.release();
   }
 }

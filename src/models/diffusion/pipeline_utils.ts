@@ -5,12 +5,18 @@ import { InputError, type Device, type Progress } from '../../api.js';
 import { AutoencoderKL } from './autoencoder_kl.js';
 import type { DenoiseCall } from './denoise.js';
 import { imageToUint8, vaeOutputToImage } from './image_processor.js';
-import { componentConfig, componentDir, openPipelineFolder, type PipelineFolder } from './pipeline-folder.js';
+import { componentConfig, componentDir, hasComponent, openPipelineFolder, type PipelineFolder } from './pipeline-folder.js';
+import { ClipTextEncoder } from './clip_text_model.js';
 import { createScheduler, type Scheduler } from './schedulers/index.js';
 import type { TorchGenerator } from './torch-random.js';
 import { UNet2DConditionModel } from './unet_2d_condition.js';
 
 export interface DiffusionLoadOptions {
+  /**
+   * Keep the text encoder loaded between prompts (default: released after each use, so it does not
+   * sit in memory beside the UNet; the "" embedding is kept).
+   */
+  keepTextEncoder?: boolean;
   device?: Device;
   /** Weights variant preferred when present, e.g. "fp16". */
   variant?: string;
@@ -132,4 +138,42 @@ export function repeatRows(x: Embeds, B: number, what: string): Float32Array {
 
 export function randomSeed(): number {
   return Math.floor(Math.random() * 2 ** 32);
+}
+
+/**
+ * The folder's tokenizer/ + text_encoder/, loaded when a prompt needs encoding and (unless
+ * keepTextEncoder) released right after; the "" embedding (SEED's constant) is computed once.
+ */
+export class PromptEncoder {
+  private enc?: Promise<ClipTextEncoder>;
+  private empty?: Promise<Embeds>;
+
+  constructor(private readonly folder: PipelineFolder, private readonly opts: DiffusionLoadOptions) {}
+
+  async encode(prompts: string[]): Promise<Embeds> {
+    if (prompts.length === 1 && prompts[0] === '') return (this.empty ??= this.run(prompts));
+    return this.run(prompts);
+  }
+
+  private async run(prompts: string[]): Promise<Embeds> {
+    const f = this.folder;
+    if (!hasComponent(f, 'text_encoder') || !hasComponent(f, 'tokenizer')) {
+      throw new InputError(`${f.dir} has no text_encoder/ and tokenizer/: pass promptEmbeds (prompt embeddings, e.g. the "" embedding [1, 77, D]; CLI: --prompt-embeds) instead of prompts`);
+    }
+    const enc = (this.enc ??= ClipTextEncoder.load(componentDir(f, 'tokenizer'), componentDir(f, 'text_encoder'), { variant: this.opts.variant, device: this.opts.device }));
+    try {
+      return await (await enc).encode(prompts);
+    } finally {
+      if (!this.opts.keepTextEncoder && this.enc === enc) {
+        this.enc = undefined;
+        await (await enc).release();
+      }
+    }
+  }
+
+  async release(): Promise<void> {
+    const enc = this.enc;
+    this.enc = undefined;
+    if (enc) await (await enc).release();
+  }
 }
