@@ -61,10 +61,17 @@ export class StableUnCLIPPipeline extends DiffusionCore {
   async embedImages(images: ImageInput[]): Promise<Float32Array> {
     const f = this.folder;
     if (!hasComponent(f, 'image_encoder')) throw new InputError(`${f.dir} has no image_encoder/ (the CLIP vision model that turns pictures into image embeddings)`);
-    this.imageEncoder ??= ClipImageEncoder.load(componentDir(f, 'image_encoder'), hasComponent(f, 'feature_extractor') ? componentDir(f, 'feature_extractor') : undefined, {
+    const enc = (this.imageEncoder ??= ClipImageEncoder.load(componentDir(f, 'image_encoder'), hasComponent(f, 'feature_extractor') ? componentDir(f, 'feature_extractor') : undefined, {
       variant: this.opts.variant, device: this.opts.device,
-    });
-    return (await this.imageEncoder).embed(images);
+    }));
+    try {
+      return await (await enc).embed(images);
+    } finally {
+      if (!this.opts.keepEncoders && this.imageEncoder === enc) {
+        this.imageEncoder = undefined;
+        await (await enc).release();
+      }
+    }
   }
 
   /** image_embeds [B, E] → images (SEED ImageTokenizer.decode's pipeline call). */

@@ -13,10 +13,10 @@ import { UNet2DConditionModel } from './unet_2d_condition.js';
 
 export interface DiffusionLoadOptions {
   /**
-   * Keep the text encoder loaded between prompts (default: released after each use, so it does not
-   * sit in memory beside the UNet; the "" embedding is kept).
+   * Keep the text (and unCLIP image) encoder loaded between calls (default: released after each
+   * use, so it does not sit in memory beside the UNet; the "" embedding is kept).
    */
-  keepTextEncoder?: boolean;
+  keepEncoders?: boolean;
   device?: Device;
   /** Weights variant preferred when present, e.g. "fp16". */
   variant?: string;
@@ -142,7 +142,7 @@ export function randomSeed(): number {
 
 /**
  * The folder's tokenizer/ + text_encoder/, loaded when a prompt needs encoding and (unless
- * keepTextEncoder) released right after; the "" embedding (SEED's constant) is computed once.
+ * keepEncoders) released right after; the "" embedding (SEED's constant) is computed once.
  */
 export class PromptEncoder {
   private enc?: Promise<ClipTextEncoder>;
@@ -164,7 +164,7 @@ export class PromptEncoder {
     try {
       return await (await enc).encode(prompts);
     } finally {
-      if (!this.opts.keepTextEncoder && this.enc === enc) {
+      if (!this.opts.keepEncoders && this.enc === enc) {
         this.enc = undefined;
         await (await enc).release();
       }
