@@ -7,7 +7,7 @@ import { InputError, type ImageInput } from '../../api.js';
 import { ClipImageEncoder } from './clip_vision_model.js';
 import { denoise } from './denoise.js';
 import { componentConfig, componentDir, hasComponent, openComponentWeights } from './pipeline-folder.js';
-import { DiffusionCore, PromptEncoder, randomSeed, repeatRows, type DenoiseRunOptions, type DiffusionImage, type DiffusionLoadOptions, type Embeds } from './pipeline_utils.js';
+import { DiffusionCore, OnDemand, PromptEncoder, randomSeed, repeatRows, type DenoiseRunOptions, type DiffusionImage, type DiffusionLoadOptions, type Embeds } from './pipeline_utils.js';
 import { DDPMScheduler } from './schedulers/ddpm.js';
 import { StableUnCLIPImageNormalizer, unclipClassLabels } from './stable_unclip_image_normalizer.js';
 import { TorchGenerator } from './torch-random.js';
@@ -27,7 +27,7 @@ export interface UnclipGenerateOptions extends DenoiseRunOptions {
 
 export class StableUnCLIPPipeline extends DiffusionCore {
   private readonly prompts: PromptEncoder;
-  private imageEncoder?: Promise<ClipImageEncoder>;
+  private readonly images: OnDemand<ClipImageEncoder>;
 
   private constructor(
     core: Awaited<ReturnType<typeof DiffusionCore['loadCore']>>,
@@ -37,6 +37,10 @@ export class StableUnCLIPPipeline extends DiffusionCore {
   ) {
     super(core.folder, core.unet, core.vae, core.schedulerConfig, core.defaultSize);
     this.prompts = new PromptEncoder(core.folder, opts);
+    const f = core.folder;
+    this.images = new OnDemand(() => ClipImageEncoder.load(componentDir(f, 'image_encoder'), hasComponent(f, 'feature_extractor') ? componentDir(f, 'feature_extractor') : undefined, {
+      variant: opts.variant, device: opts.device,
+    }), !!opts.keepEncoders);
   }
 
   static async load(dir: string, opts: DiffusionLoadOptions = {}): Promise<StableUnCLIPPipeline> {
@@ -61,17 +65,7 @@ export class StableUnCLIPPipeline extends DiffusionCore {
   async embedImages(images: ImageInput[]): Promise<Float32Array> {
     const f = this.folder;
     if (!hasComponent(f, 'image_encoder')) throw new InputError(`${f.dir} has no image_encoder/ (the CLIP vision model that turns pictures into image embeddings)`);
-    const enc = (this.imageEncoder ??= ClipImageEncoder.load(componentDir(f, 'image_encoder'), hasComponent(f, 'feature_extractor') ? componentDir(f, 'feature_extractor') : undefined, {
-      variant: this.opts.variant, device: this.opts.device,
-    }));
-    try {
-      return await (await enc).embed(images);
-    } finally {
-      if (!this.opts.keepEncoders && this.imageEncoder === enc) {
-        this.imageEncoder = undefined;
-        await (await enc).release();
-      }
-    }
+    return this.images.use((e) => e.embed(images));
   }
 
   /** image_embeds [B, E] → images (SEED ImageTokenizer.decode's pipeline call). */
@@ -101,7 +95,7 @@ export class StableUnCLIPPipeline extends DiffusionCore {
 
   override async release(): Promise<void> {
     await this.prompts.release();
-    if (this.imageEncoder) await (await this.imageEncoder).release();
+    await this.images.release();
     await super.release();
   }
 }

@@ -141,14 +141,39 @@ export function randomSeed(): number {
 }
 
 /**
- * The folder's tokenizer/ + text_encoder/, loaded when a prompt needs encoding and (unless
- * keepEncoders) released right after; the "" embedding (SEED's constant) is computed once.
+ * An encoder session loaded on first use and, unless `keep`, released after each use (the text and
+ * image encoders need not sit in memory beside the UNet while it denoises).
  */
+export class OnDemand<T extends { release(): Promise<void> }> {
+  private value?: Promise<T>;
+
+  constructor(private readonly load: () => Promise<T>, private readonly keep: boolean) {}
+
+  async use<R>(fn: (v: T) => Promise<R>): Promise<R> {
+    const v = (this.value ??= this.load());
+    try {
+      return await fn(await v);
+    } finally {
+      if (!this.keep && this.value === v) await this.release();
+    }
+  }
+
+  async release(): Promise<void> {
+    const v = this.value;
+    this.value = undefined;
+    if (v) await (await v).release();
+  }
+}
+
+/** The folder's tokenizer/ + text_encoder/ on demand; the "" embedding (SEED's constant) computed once. */
 export class PromptEncoder {
-  private enc?: Promise<ClipTextEncoder>;
+  private readonly enc: OnDemand<ClipTextEncoder>;
   private empty?: Promise<Embeds>;
 
-  constructor(private readonly folder: PipelineFolder, private readonly opts: DiffusionLoadOptions) {}
+  constructor(private readonly folder: PipelineFolder, opts: DiffusionLoadOptions) {
+    const f = folder;
+    this.enc = new OnDemand(() => ClipTextEncoder.load(componentDir(f, 'tokenizer'), componentDir(f, 'text_encoder'), { variant: opts.variant, device: opts.device }), !!opts.keepEncoders);
+  }
 
   async encode(prompts: string[]): Promise<Embeds> {
     if (prompts.length === 1 && prompts[0] === '') return (this.empty ??= this.run(prompts));
@@ -160,20 +185,10 @@ export class PromptEncoder {
     if (!hasComponent(f, 'text_encoder') || !hasComponent(f, 'tokenizer')) {
       throw new InputError(`${f.dir} has no text_encoder/ and tokenizer/: pass promptEmbeds (prompt embeddings, e.g. the "" embedding [1, 77, D]; CLI: --prompt-embeds) instead of prompts`);
     }
-    const enc = (this.enc ??= ClipTextEncoder.load(componentDir(f, 'tokenizer'), componentDir(f, 'text_encoder'), { variant: this.opts.variant, device: this.opts.device }));
-    try {
-      return await (await enc).encode(prompts);
-    } finally {
-      if (!this.opts.keepEncoders && this.enc === enc) {
-        this.enc = undefined;
-        await (await enc).release();
-      }
-    }
+    return this.enc.use((e) => e.encode(prompts));
   }
 
-  async release(): Promise<void> {
-    const enc = this.enc;
-    this.enc = undefined;
-    if (enc) await (await enc).release();
+  release(): Promise<void> {
+    return this.enc.release();
   }
 }
