@@ -3,11 +3,9 @@
 // SEED v1's decode (77×768 embeddings in place of the text embeddings, PLMS, uint8 truncation)
 // through the same loop with given prompt embeddings.
 import { InputError } from '../../api.js';
-import { ClipTextEncoder } from './clip_text_model.js';
 import { denoise } from './denoise.js';
-import { componentDir, hasComponent } from './pipeline-folder.js';
 import {
-  DiffusionCore, randomSeed, repeatRows,
+  DiffusionCore, PromptEncoder, randomSeed, repeatRows,
   type DenoiseRunOptions, type DiffusionImage, type DiffusionLoadOptions, type Embeds,
 } from './pipeline_utils.js';
 import { TorchGenerator } from './torch-random.js';
@@ -25,29 +23,18 @@ export interface TextToImageOptions extends DenoiseRunOptions {
 }
 
 export class StableDiffusionPipeline extends DiffusionCore {
-  private textEncoder?: Promise<ClipTextEncoder>;
-  private loadOpts: DiffusionLoadOptions = {};
+  private prompts!: PromptEncoder;
 
   static async load(dir: string, opts: DiffusionLoadOptions = {}): Promise<StableDiffusionPipeline> {
     const c = await DiffusionCore.loadCore(dir, opts);
     const p = new StableDiffusionPipeline(c.folder, c.unet, c.vae, c.schedulerConfig, c.defaultSize);
-    p.loadOpts = opts;
+    p.prompts = new PromptEncoder(c.folder, opts);
     return p;
   }
 
-  private encoder(): Promise<ClipTextEncoder> {
-    const f = this.folder;
-    if (!hasComponent(f, 'text_encoder') || !hasComponent(f, 'tokenizer')) {
-      throw new InputError(`${f.dir} has no text_encoder/ and tokenizer/: pass promptEmbeds and negativePromptEmbeds instead of prompts`);
-    }
-    return (this.textEncoder ??= ClipTextEncoder.load(componentDir(f, 'tokenizer'), componentDir(f, 'text_encoder'), {
-      variant: this.loadOpts.variant, device: this.loadOpts.device,
-    }));
-  }
-
   /** encode_prompt: prompt_embeds [B, 77, D] of the prompts. */
-  async encodePrompt(prompts: string[]): Promise<Embeds> {
-    return (await this.encoder()).encode(prompts);
+  encodePrompt(prompts: string[]): Promise<Embeds> {
+    return this.prompts.encode(prompts);
   }
 
   async generate(o: TextToImageOptions): Promise<DiffusionImage> {
@@ -78,7 +65,7 @@ export class StableDiffusionPipeline extends DiffusionCore {
   }
 
   override async release(): Promise<void> {
-    if (this.textEncoder) await (await this.textEncoder).release();
+    await this.prompts.release();
     await super.release();
   }
 }

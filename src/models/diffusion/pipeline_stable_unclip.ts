@@ -4,11 +4,10 @@
 // embedding in both guidance halves, PNDM (the folder's scheduler), VAE decode, rounding to uint8.
 // With image_encoder/: variations of a picture (its CLIP image embedding).
 import { InputError, type ImageInput } from '../../api.js';
-import { ClipTextEncoder } from './clip_text_model.js';
 import { ClipImageEncoder } from './clip_vision_model.js';
 import { denoise } from './denoise.js';
 import { componentConfig, componentDir, hasComponent, openComponentWeights } from './pipeline-folder.js';
-import { DiffusionCore, randomSeed, repeatRows, type DenoiseRunOptions, type DiffusionImage, type DiffusionLoadOptions, type Embeds } from './pipeline_utils.js';
+import { DiffusionCore, OnDemand, PromptEncoder, randomSeed, repeatRows, type DenoiseRunOptions, type DiffusionImage, type DiffusionLoadOptions, type Embeds } from './pipeline_utils.js';
 import { DDPMScheduler } from './schedulers/ddpm.js';
 import { StableUnCLIPImageNormalizer, unclipClassLabels } from './stable_unclip_image_normalizer.js';
 import { TorchGenerator } from './torch-random.js';
@@ -27,9 +26,8 @@ export interface UnclipGenerateOptions extends DenoiseRunOptions {
 }
 
 export class StableUnCLIPPipeline extends DiffusionCore {
-  private textEncoder?: Promise<ClipTextEncoder>;
-  private imageEncoder?: Promise<ClipImageEncoder>;
-  private emptyPrompt?: Promise<Embeds>;
+  private readonly prompts: PromptEncoder;
+  private readonly images: OnDemand<ClipImageEncoder>;
 
   private constructor(
     core: Awaited<ReturnType<typeof DiffusionCore['loadCore']>>,
@@ -38,6 +36,11 @@ export class StableUnCLIPPipeline extends DiffusionCore {
     private readonly opts: DiffusionLoadOptions,
   ) {
     super(core.folder, core.unet, core.vae, core.schedulerConfig, core.defaultSize);
+    this.prompts = new PromptEncoder(core.folder, opts);
+    const f = core.folder;
+    this.images = new OnDemand(() => ClipImageEncoder.load(componentDir(f, 'image_encoder'), hasComponent(f, 'feature_extractor') ? componentDir(f, 'feature_extractor') : undefined, {
+      variant: opts.variant, device: opts.device,
+    }), !!opts.keepEncoders);
   }
 
   static async load(dir: string, opts: DiffusionLoadOptions = {}): Promise<StableUnCLIPPipeline> {
@@ -49,28 +52,20 @@ export class StableUnCLIPPipeline extends DiffusionCore {
   }
 
   /** prompt_embeds [B, 77, D] of the prompts, through the folder's text encoder. */
-  async encodePrompt(prompts: string[]): Promise<Embeds> {
-    const f = this.folder;
-    if (!hasComponent(f, 'text_encoder') || !hasComponent(f, 'tokenizer')) {
-      throw new InputError(`${f.dir} has no text_encoder/ and tokenizer/: pass promptEmbeds (the empty-prompt embedding [1, 77, D])`);
-    }
-    this.textEncoder ??= ClipTextEncoder.load(componentDir(f, 'tokenizer'), componentDir(f, 'text_encoder'), { variant: this.opts.variant, device: this.opts.device });
-    return (await this.textEncoder).encode(prompts);
+  encodePrompt(prompts: string[]): Promise<Embeds> {
+    return this.prompts.encode(prompts);
   }
 
   /** The embedding of the empty prompt (both guidance halves in SEED's call), computed once. */
-  async emptyPromptEmbeds(): Promise<Embeds> {
-    return (this.emptyPrompt ??= this.encodePrompt(['']));
+  emptyPromptEmbeds(): Promise<Embeds> {
+    return this.prompts.encode(['']);
   }
 
   /** Image variations: pictures → image_embeds [B, E] through image_encoder/ + feature_extractor/. */
   async embedImages(images: ImageInput[]): Promise<Float32Array> {
     const f = this.folder;
     if (!hasComponent(f, 'image_encoder')) throw new InputError(`${f.dir} has no image_encoder/ (the CLIP vision model that turns pictures into image embeddings)`);
-    this.imageEncoder ??= ClipImageEncoder.load(componentDir(f, 'image_encoder'), hasComponent(f, 'feature_extractor') ? componentDir(f, 'feature_extractor') : undefined, {
-      variant: this.opts.variant, device: this.opts.device,
-    });
-    return (await this.imageEncoder).embed(images);
+    return this.images.use((e) => e.embed(images));
   }
 
   /** image_embeds [B, E] → images (SEED ImageTokenizer.decode's pipeline call). */
@@ -99,7 +94,8 @@ export class StableUnCLIPPipeline extends DiffusionCore {
   }
 
   override async release(): Promise<void> {
-    for (const e of [this.textEncoder, this.imageEncoder]) if (e) await (await e).release();
+    await this.prompts.release();
+    await this.images.release();
     await super.release();
   }
 }

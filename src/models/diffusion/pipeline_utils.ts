@@ -5,12 +5,18 @@ import { InputError, type Device, type Progress } from '../../api.js';
 import { AutoencoderKL } from './autoencoder_kl.js';
 import type { DenoiseCall } from './denoise.js';
 import { imageToUint8, vaeOutputToImage } from './image_processor.js';
-import { componentConfig, componentDir, openPipelineFolder, type PipelineFolder } from './pipeline-folder.js';
+import { componentConfig, componentDir, hasComponent, openPipelineFolder, type PipelineFolder } from './pipeline-folder.js';
+import { ClipTextEncoder } from './clip_text_model.js';
 import { createScheduler, type Scheduler } from './schedulers/index.js';
 import type { TorchGenerator } from './torch-random.js';
 import { UNet2DConditionModel } from './unet_2d_condition.js';
 
 export interface DiffusionLoadOptions {
+  /**
+   * Keep the text (and unCLIP image) encoder loaded between calls (default: released after each
+   * use, so it does not sit in memory beside the UNet; the "" embedding is kept).
+   */
+  keepEncoders?: boolean;
   device?: Device;
   /** Weights variant preferred when present, e.g. "fp16". */
   variant?: string;
@@ -132,4 +138,57 @@ export function repeatRows(x: Embeds, B: number, what: string): Float32Array {
 
 export function randomSeed(): number {
   return Math.floor(Math.random() * 2 ** 32);
+}
+
+/**
+ * An encoder session loaded on first use and, unless `keep`, released after each use (the text and
+ * image encoders need not sit in memory beside the UNet while it denoises).
+ */
+export class OnDemand<T extends { release(): Promise<void> }> {
+  private value?: Promise<T>;
+
+  constructor(private readonly load: () => Promise<T>, private readonly keep: boolean) {}
+
+  async use<R>(fn: (v: T) => Promise<R>): Promise<R> {
+    const v = (this.value ??= this.load());
+    try {
+      return await fn(await v);
+    } finally {
+      if (!this.keep && this.value === v) await this.release();
+    }
+  }
+
+  async release(): Promise<void> {
+    const v = this.value;
+    this.value = undefined;
+    if (v) await (await v).release();
+  }
+}
+
+/** The folder's tokenizer/ + text_encoder/ on demand; the "" embedding (SEED's constant) computed once. */
+export class PromptEncoder {
+  private readonly enc: OnDemand<ClipTextEncoder>;
+  private empty?: Promise<Embeds>;
+
+  constructor(private readonly folder: PipelineFolder, opts: DiffusionLoadOptions) {
+    const f = folder;
+    this.enc = new OnDemand(() => ClipTextEncoder.load(componentDir(f, 'tokenizer'), componentDir(f, 'text_encoder'), { variant: opts.variant, device: opts.device }), !!opts.keepEncoders);
+  }
+
+  async encode(prompts: string[]): Promise<Embeds> {
+    if (prompts.length === 1 && prompts[0] === '') return (this.empty ??= this.run(prompts));
+    return this.run(prompts);
+  }
+
+  private async run(prompts: string[]): Promise<Embeds> {
+    const f = this.folder;
+    if (!hasComponent(f, 'text_encoder') || !hasComponent(f, 'tokenizer')) {
+      throw new InputError(`${f.dir} has no text_encoder/ and tokenizer/: pass promptEmbeds (prompt embeddings, e.g. the "" embedding [1, 77, D]; CLI: --prompt-embeds) instead of prompts`);
+    }
+    return this.enc.use((e) => e.encode(prompts));
+  }
+
+  release(): Promise<void> {
+    return this.enc.release();
+  }
 }
