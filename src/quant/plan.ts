@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Graph, Value, ElemType } from '../graph/builder.js';
 import type { WeightStore } from '../io/checkpoint.js';
-import { DTYPE_BYTES, numel, type DType, type TensorInfo, type SafetensorsFile } from '../io/safetensors.js';
+import { DTYPE_BYTES, numel, type TensorInfo, type SafetensorsFile } from '../io/safetensors.js';
 import type { Progress } from '../api.js';
 import { quantizeRows, quantLayout, toF16, type QuantBits, type QuantLayout } from './blockwise.js';
 import { cacheRoot, fileIdentity, openCacheFile, QUANT_VERSION, readRowChunks, writeCacheFile, type CacheTensor } from './cache.js';
@@ -194,12 +194,11 @@ export class QuantPlan {
     // Tensors are produced in `tensors` order; a quantized entry yields codes, scales, zero points.
     let pendingParts: Uint8Array[][] = [];
     let entryIndex = 0;
-    await writeCacheFile(path, key, tensors, (i) => {
+    await writeCacheFile(path, key, tensors, () => {
       if (!pendingParts.length) {
         const e = entries[entryIndex++]!;
         pendingParts = this.convert(e, (b) => tick(b, e.src.name));
       }
-      void i;
       return pendingParts.shift()!;
     });
   }
@@ -240,10 +239,6 @@ export class QuantPlan {
 
 function bytes(a: ArrayBufferView): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-}
-
-export function isQuantizableDType(d: DType): boolean {
-  return d === 'F32' || d === 'F16' || d === 'BF16';
 }
 
 /**
