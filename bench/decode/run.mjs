@@ -55,7 +55,7 @@ if (args.worker) {
       if (p.message?.includes('from cache')) cacheS = (performance.now() - t0) / 1000;
       if (args.prepare) process.stderr.write(`\rtsvlm ${args.worker_dtype}: ${p.stage} ${Math.floor((100 * p.done) / p.total)}%   `);
     };
-    store.weights = { ...weightSettings({ dtype: args.worker_dtype, accuracyLevel: ACC, cacheDir: join(dir, 'tsvlm-cache'), onProgress }), blockSize: Number(args.block ?? 32) };
+    store.weights = weightSettings({ dtype: args.worker_dtype, accuracyLevel: ACC, quantBlockSize: Number(args.block ?? 32), cacheDir: join(dir, 'tsvlm-cache'), onProgress });
     const cfg = parseLlamaConfig(config, store);
     const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', intraOpThreads: THREADS });
     const loadS = (performance.now() - t0) / 1000;

@@ -251,10 +251,12 @@ export function defaultDType(parameters: number): WeightDType {
 }
 
 /** WeightSettings from load options (validated: a clear error names a bad dtype). */
-export function weightSettings(opts: { dtype?: string; accuracyLevel?: number; cacheDir?: string; onProgress?: (p: Progress) => void }, parameters = 0): WeightSettings {
+export function weightSettings(opts: { dtype?: string; accuracyLevel?: number; quantBlockSize?: number; cacheDir?: string; onProgress?: (p: Progress) => void }, parameters = 0): WeightSettings {
   const dtype = opts.dtype ?? defaultDType(parameters);
   if (!(WEIGHT_DTYPES as readonly string[]).includes(dtype)) throw new Error(`dtype must be one of ${WEIGHT_DTYPES.join(', ')} (got ${JSON.stringify(dtype)})`);
   const acc = opts.accuracyLevel ?? 4;
   if (![0, 1, 2, 3, 4].includes(acc)) throw new Error(`accuracyLevel must be 0..4 (got ${acc})`);
-  return { dtype: dtype as WeightDType, accuracyLevel: acc, cacheDir: opts.cacheDir, onProgress: opts.onProgress };
+  const block = opts.quantBlockSize ?? 32;
+  if (![32, 64, 128].includes(block)) throw new Error(`quantBlockSize must be 32, 64 or 128 (got ${block})`);
+  return { dtype: dtype as WeightDType, accuracyLevel: acc, blockSize: block, cacheDir: opts.cacheDir, onProgress: opts.onProgress };
 }
