@@ -26,17 +26,45 @@ export async function writeRandomSafetensors(path, tensors, seed = 0, dtype = 'F
   out.write(len);
   out.write(json);
   const r = rng(seed);
+  // bf16 (multi-GB checkpoints): chunks are windows into one pool of random values at random
+  // offsets — statistically the same for speed and memory, and written at disk speed.
+  let pool;
+  const scaled = new Map();
+  if (dtype === 'BF16') {
+    pool = new Uint16Array((1 << 24) + (1 << 20));
+    const f = new Float32Array(1), u = new Uint32Array(f.buffer);
+    for (let i = 0; i < pool.length; i++) {
+      f[0] = (2 * r() - 1) * Math.sqrt(3);
+      pool[i] = (u[0] + 0x7fff + ((u[0] >>> 16) & 1)) >>> 16;
+    }
+  }
   for (const t of Object.values(tensors)) {
     const n = t.shape.reduce((a, b) => a * b, 1);
     const chunk = 1 << 20;
     for (let i = 0; i < n; i += chunk) {
       const m = Math.min(chunk, n - i);
+      if (pool) {
+        const key = `${t.std ?? 0.02},${t.mean ?? 0}`;
+        let p = scaled.get(key);
+        if (!p) {
+          // The unit-variance pool at this tensor's std and mean (bf16 arithmetic in float32).
+          p = new Uint16Array(pool.length);
+          const f = new Float32Array(1), u = new Uint32Array(f.buffer), sd = t.std ?? 0.02, mean = t.mean ?? 0;
+          for (let j = 0; j < pool.length; j++) {
+            u[0] = pool[j] << 16;
+            f[0] = mean + f[0] * sd;
+            p[j] = (u[0] + 0x7fff + ((u[0] >>> 16) & 1)) >>> 16;
+          }
+          scaled.set(key, p);
+        }
+        const off = Math.floor(r() * (p.length - m));
+        if (!out.write(Buffer.from(p.buffer, 2 * off, 2 * m))) await once(out, 'drain');
+        continue;
+      }
       const a = new Float32Array(m);
       const s = (t.std ?? 0.02) * Math.sqrt(3);
       for (let j = 0; j < m; j++) a[j] = (t.mean ?? 0) + (2 * r() - 1) * s;
-      // bf16: the high half of each float32, rounded to nearest even.
-      const bytes = dtype === 'BF16' ? Uint16Array.from(new Uint32Array(a.buffer), (u) => (u + 0x7fff + ((u >>> 16) & 1)) >>> 16) : a;
-      if (!out.write(Buffer.from(bytes.buffer))) await once(out, 'drain');
+      if (!out.write(Buffer.from(a.buffer))) await once(out, 'drain');
     }
   }
   out.end();

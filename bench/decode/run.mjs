@@ -9,7 +9,7 @@
 //   NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm install --prefix bench/decode
 // Run it alone: npm run bench:decode -- --dtype q4,q8
 // Options: --dtype fp32,fp16,q8,q4  --rounds 3  --prefill 512 --decode 128  --layers N  --shape 1b|7b
-//          --peer llamacpp|none  --threads 2  --accuracy-level 4|0
+//          --peer llamacpp|none  --threads 2  --accuracy-level 4|0  --block 32 (tsvlm quantization block)
 import { existsSync, writeFileSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,7 +55,7 @@ if (args.worker) {
       if (p.message?.includes('from cache')) cacheS = (performance.now() - t0) / 1000;
       if (args.prepare) process.stderr.write(`\rtsvlm ${args.worker_dtype}: ${p.stage} ${Math.floor((100 * p.done) / p.total)}%   `);
     };
-    store.weights = weightSettings({ dtype: args.worker_dtype, accuracyLevel: ACC, cacheDir: join(dir, 'tsvlm-cache'), onProgress });
+    store.weights = weightSettings({ dtype: args.worker_dtype, accuracyLevel: ACC, quantBlockSize: Number(args.block ?? 32), cacheDir: join(dir, 'tsvlm-cache'), onProgress });
     const cfg = parseLlamaConfig(config, store);
     const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', intraOpThreads: THREADS });
     const loadS = (performance.now() - t0) / 1000;

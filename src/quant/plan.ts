@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Graph, Value, ElemType } from '../graph/builder.js';
 import type { WeightStore } from '../io/checkpoint.js';
-import { DTYPE_BYTES, numel, type DType, type TensorInfo, type SafetensorsFile } from '../io/safetensors.js';
+import { DTYPE_BYTES, numel, type TensorInfo, type SafetensorsFile } from '../io/safetensors.js';
 import type { Progress } from '../api.js';
 import { quantizeRows, quantLayout, toF16, type QuantBits, type QuantLayout } from './blockwise.js';
 import { cacheRoot, fileIdentity, openCacheFile, QUANT_VERSION, readRowChunks, writeCacheFile, type CacheTensor } from './cache.js';
@@ -194,12 +194,11 @@ export class QuantPlan {
     // Tensors are produced in `tensors` order; a quantized entry yields codes, scales, zero points.
     let pendingParts: Uint8Array[][] = [];
     let entryIndex = 0;
-    await writeCacheFile(path, key, tensors, (i) => {
+    await writeCacheFile(path, key, tensors, () => {
       if (!pendingParts.length) {
         const e = entries[entryIndex++]!;
         pendingParts = this.convert(e, (b) => tick(b, e.src.name));
       }
-      void i;
       return pendingParts.shift()!;
     });
   }
@@ -242,10 +241,6 @@ function bytes(a: ArrayBufferView): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-export function isQuantizableDType(d: DType): boolean {
-  return d === 'F32' || d === 'F16' || d === 'BF16';
-}
-
 /**
  * The dtype a model loads with when none is asked for: exact fp32 while the widened weights stay
  * small (≤ 1.5 G parameters, ≤ 6 GB), q8 up to 3 G parameters, q4 above — a 7B/8B checkpoint then
@@ -256,10 +251,12 @@ export function defaultDType(parameters: number): WeightDType {
 }
 
 /** WeightSettings from load options (validated: a clear error names a bad dtype). */
-export function weightSettings(opts: { dtype?: string; accuracyLevel?: number; cacheDir?: string; onProgress?: (p: Progress) => void }, parameters = 0): WeightSettings {
+export function weightSettings(opts: { dtype?: string; accuracyLevel?: number; quantBlockSize?: number; cacheDir?: string; onProgress?: (p: Progress) => void }, parameters = 0): WeightSettings {
   const dtype = opts.dtype ?? defaultDType(parameters);
   if (!(WEIGHT_DTYPES as readonly string[]).includes(dtype)) throw new Error(`dtype must be one of ${WEIGHT_DTYPES.join(', ')} (got ${JSON.stringify(dtype)})`);
   const acc = opts.accuracyLevel ?? 4;
   if (![0, 1, 2, 3, 4].includes(acc)) throw new Error(`accuracyLevel must be 0..4 (got ${acc})`);
-  return { dtype: dtype as WeightDType, accuracyLevel: acc, cacheDir: opts.cacheDir, onProgress: opts.onProgress };
+  const block = opts.quantBlockSize ?? 32;
+  if (![32, 64, 128].includes(block)) throw new Error(`quantBlockSize must be 32, 64 or 128 (got ${block})`);
+  return { dtype: dtype as WeightDType, accuracyLevel: acc, blockSize: block, cacheDir: opts.cacheDir, onProgress: opts.onProgress };
 }
