@@ -7,14 +7,15 @@ import { execFileSync } from 'node:child_process';
 import * as ort from 'onnxruntime-node';
 import { makeRng as rng } from '../dist/generate/sampler.js';
 
-/** Writes {name: {shape, std, mean}} as float32 safetensors, streaming (multi-GB is fine). */
-export async function writeRandomSafetensors(path, tensors, seed = 0) {
+/** Writes {name: {shape, std, mean}} as float32 (or bf16) safetensors, streaming (multi-GB is fine). */
+export async function writeRandomSafetensors(path, tensors, seed = 0, dtype = 'F32') {
   const header = {};
   let off = 0;
+  const esize = dtype === 'BF16' ? 2 : 4;
   for (const [name, t] of Object.entries(tensors)) {
     const n = t.shape.reduce((a, b) => a * b, 1);
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [off, off + 4 * n] };
-    off += 4 * n;
+    header[name] = { dtype, shape: t.shape, data_offsets: [off, off + esize * n] };
+    off += esize * n;
   }
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (json.length % 8)) % 8);
@@ -32,7 +33,9 @@ export async function writeRandomSafetensors(path, tensors, seed = 0) {
       const a = new Float32Array(m);
       const s = (t.std ?? 0.02) * Math.sqrt(3);
       for (let j = 0; j < m; j++) a[j] = (t.mean ?? 0) + (2 * r() - 1) * s;
-      if (!out.write(Buffer.from(a.buffer))) await once(out, 'drain');
+      // bf16: the high half of each float32, rounded to nearest even.
+      const bytes = dtype === 'BF16' ? Uint16Array.from(new Uint32Array(a.buffer), (u) => (u + 0x7fff + ((u >>> 16) & 1)) >>> 16) : a;
+      if (!out.write(Buffer.from(bytes.buffer))) await once(out, 'drain');
     }
   }
   out.end();

@@ -28,15 +28,39 @@ export interface Progress {
 
 export interface LoadOptions {
   device?: Device;
+  /**
+   * Models that read and write images as tokens (SEED-LLaMA): the image tokenizer, as a loaded
+   * model or a checkpoint folder. Its LLaMA tokenizer files carry the image tokens.
+   */
+  imageTokenizer?: ImageTokenizer | string;
+  /**
+   * Turns drawn images (embeddings from the image tokenizer) into pixels; without it a model that
+   * draws returns the codes of its images only.
+   */
+  imageRenderer?: ImageRenderer;
   /** Called during long work (loading weights, building graphs, creating sessions). */
   onProgress?: (p: Progress) => void;
   /** Name under which the model is reported (defaults to the folder name). */
   name?: string;
+  /**
+   * How weights are held at run time: 'fp32' (16-bit checkpoints are widened to fp32), 'fp16',
+   * or 'q8' / 'q4' (blockwise int8 / int4 Linear weights through ONNX Runtime's MatMulNBits,
+   * embeddings through GatherBlockQuantized). Converted weights are cached on disk (TSVLM_CACHE or
+   * the platform cache folder), so only the first load converts. Default by size: fp32 up to
+   * 1.5 G parameters, q8 up to 3 G, q4 above (7B/8B checkpoints then fit a 16 GB machine).
+   */
+  dtype?: WeightDType;
+  /** q8/q4 only: MatMulNBits accuracy_level, 4 (default: int8 activations, fast) or 0 (float32 compute). */
+  accuracyLevel?: 0 | 4;
+  /** Folder for converted weights (default: TSVLM_CACHE, else the platform cache dir + /tsvlm). */
+  cacheDir?: string;
   /** For a Hugging Face repo id: the branch, tag or commit (default "main"). */
   revision?: string;
   /** Download a repo id missing from the Hugging Face cache (default true; false or HF_HUB_OFFLINE=1: cache only). */
   download?: boolean;
 }
+
+export type WeightDType = 'fp32' | 'fp16' | 'q8' | 'q4';
 
 export interface ModelInfo {
   /** The HF model_type of the checkpoint (e.g. 'siglip', 'sail'). */
@@ -48,7 +72,11 @@ export interface ModelInfo {
   contextLength?: number;
 }
 
-export type ChatPart = { type: 'text'; text: string } | { type: 'image'; image: ImageInput };
+/**
+ * An image in a message. `codes`: the image's discrete tokens when they are known already (an
+ * image a token-drawing model such as SEED-LLaMA produced earlier): used as they are, no re-encoding.
+ */
+export type ChatPart = { type: 'text'; text: string } | { type: 'image'; image: ImageInput; codes?: number[] };
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -68,17 +96,44 @@ export interface GenerationOptions {
   /** Generation stops when one of these strings appears; it is not part of the returned text. */
   stop?: string[];
   signal?: AbortSignal;
+  /** Models that draw (`ChatModel.drawsImages`): start the reply with an image ("draw now"). */
+  forceImage?: boolean;
+  /** Models that draw: render at most this many images of the reply (later ones come back as codes). */
+  maxImages?: number;
+  /** Models that draw: end the reply once this many images are complete. */
+  stopAfterImages?: number;
+  /** Most tiles per image for models that tile images (HoVLE's max_num; default from the checkpoint). */
+  maxTiles?: number;
   /**
    * Downsize each image to at most this many pixels (width × height) before the model reads it:
    * fewer image tokens, or more than the checkpoint's preprocessor allows. Default: the
    * checkpoint's preprocessor limit. Either way an image never takes the context a reply needs.
    */
   maxImagePixels?: number;
-  /** Called during long prompt processing (stage "prefill", unit tokens). */
+  /** Progress of long work inside a request: prompt processing (stage "prefill", unit tokens), drawn images (diffusion steps). */
   onProgress?: (p: Progress) => void;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';
+
+/** An image a model drew as tokens: its codes, and its pixels when a renderer was given. */
+export interface GeneratedImage {
+  /** Order among the images of this reply (0-based). */
+  index: number;
+  codes: number[];
+  image?: DecodedImage;
+  /** Set when the span was malformed (wrong length, code out of range, never closed). */
+  error?: string;
+}
+
+/** What a chat stream carries in order: text deltas and (for models that draw) finished images. */
+export type ChatEvent = { type: 'text'; text: string } | { type: 'image'; image: GeneratedImage };
+
+/** Renders drawn images: embeddings of the image tokenizer → RGB pixels (SEED: unCLIP). */
+export interface ImageRenderer {
+  render(embeddings: Float32Array[], opts?: { signal?: AbortSignal; onProgress?: (p: Progress) => void; seed?: number }): Promise<DecodedImage[]>;
+  dispose?(): Promise<void>;
+}
 
 export interface GenerationResult {
   text: string;
@@ -87,11 +142,19 @@ export interface GenerationResult {
   promptTokens: number;
   completionTokens: number;
   finishReason: FinishReason;
+  /** Images the model drew, in order (models that write images as tokens only). */
+  images?: GeneratedImage[];
+  /** Codes of the images in the prompt, in order (models that read images as codes). */
+  promptImageCodes?: number[][];
 }
 
-/** Async-iterates text deltas; `result` resolves when generation ends (also when aborted). */
+/**
+ * Async-iterates text deltas; `result` resolves when generation ends (also when aborted).
+ * Models that draw also offer `events()`: text deltas and images in order (iterate one or the other).
+ */
 export interface ChatStream extends AsyncIterable<string> {
   readonly result: Promise<GenerationResult>;
+  events?(): AsyncIterable<ChatEvent>;
 }
 
 export interface ChatModel {
@@ -99,11 +162,19 @@ export interface ChatModel {
   readonly info: ModelInfo;
   /** At most this many images per request (undefined = no limit of the model's own). */
   readonly maxImages?: number;
+  /** True for models that write images as tokens (their streams offer `events()`). */
+  readonly drawsImages?: boolean;
+  /** True when drawn images come back as pixels (a renderer is loaded), not only as codes. */
+  readonly rendersImages?: boolean;
   chat(messages: ChatMessage[], opts?: GenerationOptions): ChatStream;
   /** Number of prompt tokens a request would use (for limits and usage), without running the model. */
   countPromptTokens?(messages: ChatMessage[], opts?: GenerationOptions): Promise<number>;
-  /** Continues raw text (no chat template), for text decoders (/v1/completions). */
-  complete?(prompt: string, opts?: GenerationOptions): ChatStream;
+  /**
+   * Continues a raw prompt, no chat template (/v1/completions; SEED's demo API): text, or text and
+   * images in order for models that read images in raw prompts (SEED-LLaMA). The prompt markup is
+   * the caller's.
+   */
+  complete?(prompt: string | ChatPart[], opts?: GenerationOptions): ChatStream;
   /** Number of tokens `complete(prompt)` reads. */
   countCompletionTokens?(prompt: string): number;
   dispose(): Promise<void>;

@@ -12,12 +12,19 @@ export { CheckpointError } from './io/checkpoint.js';
 export { decodeImage, readImageHeader } from './processors/image.js';
 export { SiglipEmbeddingModel } from './models/siglip.js';
 export { SailChatModel } from './models/sail.js';
+export { HovleChatModel } from './models/hovle/index.js';
 export { DecoderChatModel } from './models/causal-lm.js';
+export { SeedLlamaChatModel } from './models/seed-llama/seed-llama.js';
 export { builtinModelDir, BUILTIN_MODELS } from './builtin.js';
 export { resolveModelRef } from './hub/resolve.js';
 export { pullModel, type PullOptions } from './hub/download.js';
 export { listCachedModels, hubCacheDir, type CachedModel } from './hub/cache.js';
 export { MODEL_REGISTRY, supportedModelsText, type ModelEntry, type CheckpointProbe } from './models/registry.js';
+export { StableDiffusionPipeline } from './models/diffusion/pipeline_stable_diffusion.js';
+export { StableUnCLIPPipeline, type DiffusionImage } from './models/diffusion/pipeline_stable_unclip.js';
+export { openPipelineFolder } from './models/diffusion/pipeline-folder.js';
+export { SCHEDULER_NAMES } from './models/diffusion/schedulers/index.js';
+export { SeedImageRenderer, decodeCodesToImages, decodedImage, type SeedRendererOptions } from './models/diffusion/image-renderer.js';
 
 /** The checkpoint types loadModel recognises (ids of the registry's entries). */
 export const SUPPORTED_MODEL_TYPES = supportedModelIds();
@@ -31,7 +38,7 @@ export async function loadModel(ref: string, opts: LoadOptions = {}): Promise<Mo
   // A repo id names the model (its snapshot folder is a commit hash).
   if (dir !== ref && opts.name === undefined) opts = { ...opts, name: ref };
   const probe = probeCheckpoint(dir);
-  const entry = findModelEntry(probe);
+  const entry = findModelEntry(probe, opts);
   if (!entry) {
     const what = probe.config
       ? `model_type ${JSON.stringify(probe.config.model_type)} is not a supported checkpoint`

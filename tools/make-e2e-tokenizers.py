@@ -20,13 +20,13 @@ LLAMA2_TEMPLATE = ("{{ bos_token }}{% for message in messages %}{% if message['r
                    "{{ ' ' + message['content'] + eos_token }}{% endif %}{% endfor %}")
 
 
-def bpe(vocab: int, byte_fallback: bool) -> Tokenizer:
+def bpe(vocab: int, byte_fallback: bool, extra: str = "") -> Tokenizer:
     tok = Tokenizer(models.BPE(unk_token="<unk>", fuse_unk=True, byte_fallback=byte_fallback))
     tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
     tok.pre_tokenizer = None
     tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)])
     specials = ["<unk>", "<s>", "</s>"] + ([f"<0x{i:02X}>" for i in range(256)] if byte_fallback else [])
-    lines = [l for l in TEXT.split("\n") for _ in range(20)]
+    lines = [l for l in (TEXT + extra).split("\n") for _ in range(20)]
     tok.train_from_iterator(lines, trainers.BpeTrainer(vocab_size=vocab, special_tokens=specials, show_progress=False, max_token_length=8))
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)])
     return tok
@@ -66,3 +66,13 @@ d.mkdir(parents=True, exist_ok=True)
 uni.save(str(d / "tokenizer.json"))
 (d / "tokenizer_config.json").write_text(json.dumps({"eos_token": "</s>", "pad_token": "</s>", "unk_token": "<unk>", "model_max_length": 16}, indent=2) + "\n")
 print("siglip-tiny", uni.get_vocab_size())
+
+# seed-llama-tiny (vocab 166): LLaMA-style BPE on ids 0..99, then SEED's image tokens as the fixture
+# lays them out: <img_00000>..<img_00063> = 100..163 (code c = 100 + c), <img> = 164, </img> = 165.
+seed = bpe(100, False, "\nUSER: ASSISTANT: [INST] [/INST] Draw a cat, make it blue. What is this?")
+assert seed.get_vocab_size() == 100, seed.get_vocab_size()
+seed_img = [f"<img_{c:05d}>" for c in range(64)] + ["<img>", "</img>"]
+seed.add_tokens([AddedToken(t, special=False, normalized=False) for t in seed_img])
+assert [seed.token_to_id(t) for t in seed_img] == list(range(100, 166))
+save(seed, "seed-llama-tiny", {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "add_bos_token": True, "add_eos_token": False,
+                               "model_max_length": 2048, "tokenizer_class": "LlamaTokenizerFast"})

@@ -12,7 +12,7 @@ import { UsageError, requireFile, readTextArg, type CommandSpec, type OptionDoc 
 /** The parsed flags, as the commands read them. */
 export type CliValues = { [flag: string]: string | boolean | Array<string | boolean> | undefined };
 
-const COMMON = ['model', 'revision', 'device', 'json', 'quiet'] as const;
+const COMMON = ['model', 'revision', 'device', 'dtype', 'accuracy-level', 'json', 'quiet'] as const;
 export const SAMPLING_FLAGS = ['max-new-tokens', 'temperature', 'top-p', 'top-k', 'min-p', 'repetition-penalty', 'seed', 'stop'] as const;
 
 export const OPTION_DOCS: Record<string, OptionDoc> = {
@@ -40,6 +40,12 @@ export const OPTION_DOCS: Record<string, OptionDoc> = {
   seed: { arg: 'S', help: 'random seed (integer) for reproducible sampling', default: 'random' },
   stop: { arg: 'STRING', help: 'stop when the text contains STRING' },
   version: { help: 'print the tsvlm version' },
+  dtype: { arg: 'fp32|fp16|q8|q4', help: 'weights at run time: q8/q4 quantize Linear weights (int8/int4 blocks of 32) at the first load and cache them (TSVLM_CACHE)', default: 'by size: fp32 up to 1.5 G parameters, q8 up to 3 G, q4 above' },
+  'accuracy-level': { arg: '4|0', help: 'q8/q4 compute: 4 = int8 activations (fast), 0 = float32', default: '4' },
+  'max-tiles': { arg: 'N', help: "most tiles per image for models that tile images (HoVLE's max_num)", default: "the checkpoint's max_dynamic_patch" },
+  'image-tokenizer': { arg: 'DIR', help: 'SEED-LLaMA: the SEED image tokenizer folder (reads images; its tokenizer files carry the image tokens)' },
+  'out-dir': { arg: 'DIR', help: 'where drawn images are written as PNG', default: 'the current folder' },
+  diffusion: { arg: 'SD_DIR', help: 'SEED-LLaMA: the diffusers folder that renders drawn images (stable-diffusion-2-1-unclip)', default: 'codes only' },
   'max-image-pixels': { arg: 'N', help: 'downsize each image to at most N pixels (more or fewer image tokens)', default: "the model's preprocessor limit, within the context" },
 };
 
@@ -58,7 +64,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   chat: {
     synopsis: '[--model DIR] [--image FILE]... [QUESTION | -f FILE | -]',
     about: 'Asks a chat model about images and streams the answer. Without a question: a REPL (one\nquestion per line, earlier turns kept; /help lists its commands).',
-    options: [...COMMON, 'image', 'system', 'file', 'max-image-pixels', ...SAMPLING_FLAGS],
+    options: [...COMMON, 'image', 'system', 'file', 'max-tiles', 'max-image-pixels', 'image-tokenizer', 'diffusion', 'out-dir', ...SAMPLING_FLAGS],
     positional: 'QUESTION',
     notes: `Default model: the built-in ${BUILTIN_MODELS.chat}.`,
   },
@@ -77,8 +83,20 @@ export const COMMANDS: Record<string, CommandSpec> = {
   generate: {
     synopsis: '--model DIR [PROMPT | --prompt TEXT | -f FILE | --input-ids 1,2,3] [--chat]',
     about: 'Continues a prompt with a text decoder (Llama, Mistral, Qwen2, InternLM2), or answers it\nwith --chat.',
-    options: [...COMMON, 'prompt', 'file', 'input-ids', 'chat', 'system', ...SAMPLING_FLAGS],
+    options: [...COMMON, 'prompt', 'file', 'input-ids', 'chat', 'system', 'image-tokenizer', 'diffusion', 'out-dir', ...SAMPLING_FLAGS],
     positional: 'PROMPT',
+  },
+  draw: {
+    synopsis: '--model DIR [PROMPT | --prompt TEXT | -f FILE] [--out-dir DIR]',
+    about: 'Draws an image with a model that writes images as tokens (SEED-LLaMA): its reply starts\nwith an image, written to --out-dir as PNG (codes only when no renderer is loaded).',
+    options: [...COMMON, 'prompt', 'file', 'system', 'image-tokenizer', 'diffusion', 'out-dir', ...SAMPLING_FLAGS],
+    positional: 'PROMPT',
+    notes: 'With a diffusers Stable Diffusion folder as --model (model_index.json): text-to-image, see\n"tsvlm draw --model SD_DIR --help".',
+  },
+  tokenize: {
+    synopsis: '--model DIR --image FILE... [--json]',
+    about: 'Image → discrete codes with an image tokenizer (SEED): one line of codes per image, in order.',
+    options: [...COMMON, 'image'],
   },
 };
 
@@ -102,8 +120,10 @@ export function generationOptions(v: CliValues, signal?: AbortSignal): Generatio
     seed: num(v.seed, 'seed', true),
     repetitionPenalty: num(v['repetition-penalty'], 'repetition-penalty'),
     stop: v.stop as string[] | undefined,
+    maxTiles: num(v['max-tiles'], 'max-tiles', true),
     signal,
   };
+  if (o.maxTiles !== undefined && o.maxTiles < 1) throw new UsageError(`--max-tiles must be at least 1 (got ${o.maxTiles})`);
   const pixels = num(v['max-image-pixels'], 'max-image-pixels', true);
   if (pixels !== undefined) {
     if (pixels < 1) throw new UsageError(`--max-image-pixels must be at least 1 (got ${pixels})`);

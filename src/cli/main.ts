@@ -1,12 +1,13 @@
-// tsvlm command line: embed, classify, generate, chat, serve. No model-specific branches: models
+// tsvlm command line: embed, classify, generate, chat, draw, tokenize, serve. No model-specific branches: models
 // are reached through the library API only.
-import { readFileSync } from 'node:fs';
-import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, Model } from '../api.js';
-import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, supportedModelsText } from '../index.js';
+import { existsSync, readFileSync } from 'node:fs';
+import type { ChatMessage, ChatModel, EmbeddingModel, GenerationOptions, LoadOptions, Model, Progress } from '../api.js';
+import { loadModel, builtinModelDir, BUILTIN_MODELS, DecoderChatModel, resolveModelRef, SeedImageRenderer, supportedModelsText } from '../index.js';
 import { UsageError, parseCommandArgs, commandHelp } from './args.js';
 import { COMMANDS, OPTION_DOCS, generationOptions, checkImages, checkDevice, readLabels, readPrompt } from './commands.js';
 import { resolveDevice } from '../graph/session.js';
-import { resultJson, runRepl } from './repl.js';
+import { runRepl } from './repl.js';
+import { ReplyPrinter, replyEvents } from './reply.js';
 import { cmdList, cmdPull } from './hub-commands.js';
 import { progressPrinter } from './progress.js';
 
@@ -18,8 +19,13 @@ Usage:
   tsvlm chat [--model DIR] [--image FILE]... ["question"]   chat about images (REPL without a question)
   tsvlm classify [--model DIR] --image FILE... --labels "a cat,a dog"
   tsvlm embed [--model DIR] [--image FILE]... [--text TEXT]...
+  tsvlm draw --model DIR "a red bus on a bridge"           draw an image (models that draw: SEED-LLaMA)
+  tsvlm draw --model SD_DIR "prompt" [--steps N --seed N --size WxH --out F]   Stable Diffusion folders
+  tsvlm reconstruct --model SEED_DIR --diffusion SD_DIR --image FILE --out F.png  image → codes → image
   tsvlm generate --model DIR [--prompt TEXT | -f FILE | --input-ids 1,2,3] [--chat]
+  tsvlm tokenize --model DIR --image FILE... [--json]      image → codes (SEED): one line of codes per image
   tsvlm serve [--model DIR | --model NAME=DIR]... [--host 127.0.0.1] [--port 8080] [--api-key KEY]
+  tsvlm batch tokenize|embed --model DIR --input DIR|LIST|TARS --out DIR   datasets → Parquet (batch --help)
   tsvlm pull ORG/NAME [--revision REV]                     download into the Hugging Face cache
   tsvlm list                                              built-in and cached models, with sizes
 
@@ -28,12 +34,20 @@ Common options:
                         name, or a Hugging Face repo id (ORG/NAME: from the standard Hugging Face
                         cache, downloaded there when missing; --revision REV); default: built-in
   --device cpu|webgpu|auto  execution device (default cpu; auto: WebGPU when it has an adapter)
+  --dtype fp32|fp16|q8|q4   weights at run time: q8/q4 quantize Linear weights (int8/int4
+                        blocks of 32) at the first load and cache them (TSVLM_CACHE); default
+                        by size: fp32 up to 1.5 G parameters, q8 up to 3 G, q4 above
+  --accuracy-level 4|0  q8/q4 compute: 4 = int8 activations (fast, default), 0 = float32
   --json                machine-readable output
   --max-new-tokens N    --temperature T  --top-p P  --top-k K  --min-p P  --seed S
   --repetition-penalty R   --stop STRING (repeatable)
   --system TEXT         system prompt (chat, generate --chat)
   -f, --file FILE       read the prompt from FILE ("-" = standard input)
+  --max-tiles N         most tiles per image for tiling models (HoVLE's max_num)
   -q, --quiet           no progress on stderr
+  --image-tokenizer DIR SEED-LLaMA: the SEED image tokenizer folder (reads images; its tokenizer
+                        files carry the image tokens)
+  --out-dir DIR         where drawn images are written as PNG (default: the current folder)
   --version             print the version
   tsvlm COMMAND --help  the command's options with their defaults
 
@@ -59,6 +73,8 @@ const options = {
   chat: { type: 'boolean' },
   json: { type: 'boolean' },
   device: { type: 'string' },
+  dtype: { type: 'string' },
+  'accuracy-level': { type: 'string' },
   'max-new-tokens': { type: 'string' },
   temperature: { type: 'string' },
   'top-p': { type: 'string' },
@@ -67,6 +83,7 @@ const options = {
   seed: { type: 'string' },
   'repetition-penalty': { type: 'string' },
   stop: { type: 'string', multiple: true },
+  'max-tiles': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
   host: { type: 'string' },
@@ -74,6 +91,9 @@ const options = {
   'api-key': { type: 'string' },
   'image-dir': { type: 'string' },
   cors: { type: 'string' },
+  'image-tokenizer': { type: 'string' },
+  'out-dir': { type: 'string' },
+  diffusion: { type: 'string' },
 } as const;
 
 type Values = { [K in keyof typeof options]?: (typeof options)[K] extends { type: 'boolean' } ? boolean : (typeof options)[K] extends { multiple: true } ? string[] : string };
@@ -87,11 +107,33 @@ function prefillProgress(v: Values): Pick<GenerationOptions, 'onProgress'> {
   return !v.quiet && process.stderr.isTTY ? { onProgress: progressPrinter(process.stderr, true) } : {};
 }
 
-async function load(v: Values, kind: 'chat' | 'embedding'): Promise<Model> {
+
+/** --dtype and --accuracy-level as LoadOptions (validated here so the message names the flag). */
+function weightFlags(v: Values): Pick<LoadOptions, 'dtype' | 'accuracyLevel'> {
+  const out: Pick<LoadOptions, 'dtype' | 'accuracyLevel'> = {};
+  if (v.dtype !== undefined) {
+    if (!['fp32', 'fp16', 'q8', 'q4'].includes(v.dtype)) throw new UsageError(`--dtype must be fp32, fp16, q8 or q4 (got ${JSON.stringify(v.dtype)})`);
+    out.dtype = v.dtype as LoadOptions['dtype'];
+  }
+  if (v['accuracy-level'] !== undefined) {
+    if (v['accuracy-level'] !== '0' && v['accuracy-level'] !== '4') throw new UsageError(`--accuracy-level must be 4 or 0 (got ${JSON.stringify(v['accuracy-level'])})`);
+    out.accuracyLevel = Number(v['accuracy-level']) as 0 | 4;
+  }
+  return out;
+}
+
+async function load(v: Values, kind: Model['kind']): Promise<Model> {
   if ((v.model?.length ?? 0) > 1) throw new UsageError(`--model was given ${v.model!.length} times; this command runs one model`);
-  const dir = v.model?.[0] ?? builtinModelDir(kind);
+  if (!v.model?.length && kind === 'image-tokenizer') throw new UsageError('this command needs --model DIR (an image tokenizer checkpoint, e.g. SEED)');
+  const dir = v.model?.[0] ?? builtinModelDir(kind as 'chat' | 'embedding');
   const device = await resolveDevice(checkDevice(v.device));
-  const m = await loadModel(dir, { device, onProgress: progress(v.quiet), ...(v.revision ? { revision: v.revision } : {}) });
+  const imageTokenizer = v['image-tokenizer'];
+  if (imageTokenizer !== undefined && !existsSync(imageTokenizer)) throw new UsageError(`--image-tokenizer ${imageTokenizer} does not exist`);
+  // Drawn images become pixels through a Stable Diffusion folder or repo id (SEED's de-tokenizer).
+  const diffusion = v.diffusion === undefined ? undefined : await resolveModelRef(v.diffusion, { onProgress: progress(v.quiet) });
+  if (diffusion !== undefined && !existsSync(diffusion)) throw new UsageError(`--diffusion ${v.diffusion} does not exist`);
+  const imageRenderer = diffusion ? await SeedImageRenderer.load(diffusion, { device, onProgress: progress(v.quiet) }) : undefined;
+  const m = await loadModel(dir, { device, ...weightFlags(v), onProgress: progress(v.quiet), imageTokenizer, imageRenderer, ...(v.revision ? { revision: v.revision } : {}) });
   if (m.kind !== kind) {
     await m.dispose();
     throw new UsageError(`${dir} is ${KIND_TEXT[m.kind]} (${m.info.modelType}); this command needs ${KIND_TEXT[kind]}`);
@@ -130,19 +172,21 @@ async function cmdClassify(v: Values): Promise<void> {
   await m.dispose();
 }
 
-/** Streams a reply to stdout (or collects it for --json); Ctrl-C stops the generation. */
-async function streamReply(m: ChatModel, messages: ChatMessage[], v: Values, run?: (o: GenerationOptions) => ReturnType<ChatModel['chat']>): Promise<string> {
+/**
+ * Streams a reply to stdout (or collects it for --json); drawn images go to --out-dir as PNG.
+ * Ctrl-C stops the generation.
+ */
+async function streamReply(m: ChatModel, messages: ChatMessage[], v: Values, run?: (o: GenerationOptions) => ReturnType<ChatModel['chat']>, extra: GenerationOptions = {}): Promise<void> {
   const ac = new AbortController();
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig);
   try {
-    const o = { ...generationOptions(v, ac.signal), ...prefillProgress(v) };
+    const o = { ...generationOptions(v, ac.signal), ...prefillProgress(v), ...extra };
     const s = run ? run(o) : m.chat(messages, o);
-    if (!v.json) for await (const d of s) process.stdout.write(d);
+    const printer = new ReplyPrinter({ out: process.stdout, json: v.json, outDir: v['out-dir'] });
+    for await (const e of replyEvents(s)) await printer.onEvent(e);
     const r = await s.result;
-    if (v.json) process.stdout.write(resultJson(r) + '\n');
-    else process.stdout.write('\n');
-    return r.text;
+    process.stdout.write(v.json ? printer.json(r) + '\n' : '\n');
   } finally {
     process.off('SIGINT', onSig);
   }
@@ -164,8 +208,9 @@ async function cmdGenerate(v: Values, positionals: string[]): Promise<void> {
   generationOptions(v);
   const m = (await load(v, 'chat')) as ChatModel;
   if (ids) {
-    if (!(m instanceof DecoderChatModel)) throw new UsageError('--input-ids needs a text decoder checkpoint');
-    await streamReply(m, [], v, (o) => m.generateIds(ids, o));
+    const direct = m as ChatModel & Partial<Pick<DecoderChatModel, 'generateIds'>>;
+    if (!direct.generateIds) throw new UsageError('--input-ids needs a text decoder checkpoint');
+    await streamReply(m, [], v, (o) => direct.generateIds!(ids, o));
   } else if (v.chat || !(m instanceof DecoderChatModel)) {
     await streamReply(m, withSystem(v, [{ role: 'user', content: prompt! }]), v);
   } else {
@@ -192,8 +237,30 @@ async function cmdChat(v: Values, positionals: string[]): Promise<number> {
       system: v.system,
       json: v.json,
       options: (signal) => ({ ...generationOptions(v, signal), ...prefillProgress(v) }),
+      outDir: v['out-dir'],
       readImage: (f) => readFileSync(checkImages([f])[0]!),
     });
+  } finally {
+    await m.dispose();
+  }
+}
+
+async function cmdTokenize(v: Values): Promise<void> {
+  const images = checkImages(v.image ?? []);
+  if (!images.length) throw new UsageError('tokenize needs at least one --image FILE');
+  const { runTokenize } = await import('./tokenize.js');
+  await runTokenize({ images, json: v.json, load: () => load(v, 'image-tokenizer') });
+}
+
+/** Draw now: a model that writes images as tokens starts its reply with an image. */
+async function cmdDraw(v: Values, positionals: string[]): Promise<void> {
+  const prompt = readPrompt(v, positionals)?.trim();
+  if (!prompt) throw new UsageError('draw needs a prompt: tsvlm draw --model DIR "a red bus on a bridge"');
+  generationOptions(v);
+  const m = (await load(v, 'chat')) as ChatModel;
+  try {
+    if (!m.drawsImages) throw new UsageError(`${m.info.name} (${m.info.modelType}) does not draw images`);
+    await streamReply(m, withSystem(v, [{ role: 'user', content: prompt }]), v, undefined, { forceImage: true });
   } finally {
     await m.dispose();
   }
@@ -224,6 +291,13 @@ export async function main(argv: string[]): Promise<number> {
   const spec = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
   try {
     if (cmd === 'serve') return await cmdServe(rest);
+    if (cmd === 'reconstruct') return await (await import('./reconstruct.js')).runReconstruct(rest);
+    if (cmd === 'batch') return await (await import('../batch/cli.js')).runBatchCli(rest);
+    // A diffusers folder (model_index.json) draws with Stable Diffusion (cli/draw.ts).
+    if (cmd === 'draw') {
+      const sd = await import('./draw.js');
+      if (sd.isDiffusersDraw(rest)) return await sd.runDraw(rest);
+    }
     const { values, positionals } = parseCommandArgs<Values>(cmd, rest, options, spec);
     if (values.help) {
       process.stdout.write(spec ? commandHelp(cmd, spec, options, OPTION_DOCS) : USAGE);
@@ -234,9 +308,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'classify': await cmdClassify(values); break;
       case 'generate': await cmdGenerate(values, positionals); break;
       case 'chat': return await cmdChat(values, positionals);
+      case 'draw': await cmdDraw(values, positionals); break;
+      case 'tokenize': await cmdTokenize(values); break;
       case 'pull': await cmdPull(values, positionals); break;
       case 'list': await cmdList(values); break;
-      default: throw new UsageError(`unknown command ${JSON.stringify(cmd)} (embed, classify, generate, chat, serve)`);
+      default: throw new UsageError(`unknown command ${JSON.stringify(cmd)} (embed, classify, generate, chat, draw, tokenize, batch, serve, pull, list)`);
     }
     return 0;
   } catch (e) {

@@ -3,12 +3,8 @@
 // parseable. Ctrl-C during an answer stops it at once and returns to the prompt (the model sees
 // the abort at its next step); Ctrl-C at an empty prompt exits with 130.
 import { createInterface } from 'node:readline';
-import type { ChatMessage, ChatModel, ChatPart, GenerationOptions, GenerationResult } from '../api.js';
-
-/** The --json shape of one answer (also used by one-shot commands). */
-export function resultJson(r: GenerationResult): string {
-  return JSON.stringify({ token_ids: r.tokenIds, text: r.text, finish_reason: r.finishReason, usage: { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens } });
-}
+import type { ChatMessage, ChatModel, ChatPart, GenerationOptions } from '../api.js';
+import { ReplyPrinter, replyEvents } from './reply.js';
 
 export interface ReplImage {
   name: string;
@@ -22,6 +18,8 @@ export interface ReplConfig {
   json?: boolean;
   /** Generation options for one answer (sampling flags), with the answer's abort signal. */
   options: (signal: AbortSignal) => GenerationOptions;
+  /** Folder for images the model draws (default: the current folder). */
+  outDir?: string;
   /** Checks and reads an image file named by /image. */
   readImage: (file: string) => Uint8Array;
   input?: NodeJS.ReadableStream & { isTTY?: boolean };
@@ -112,25 +110,22 @@ export async function runRepl(cfg: ReplConfig): Promise<number> {
     try {
       const stream = cfg.model.chat(messages, cfg.options(ac.signal));
       pending = stream.result.catch(() => {});
-      const it = stream[Symbol.asyncIterator]();
-      let printed = false;
+      const it = replyEvents(stream);
+      const printer = new ReplyPrinter({ out, json: cfg.json, outDir: cfg.outDir });
       for (;;) {
         const next = await Promise.race([it.next(), stopped]);
         if (next === 'abort') {
-          if (printed) out.write('\n');
+          if (printer.printed) out.write('\n');
           note('[stopped]');
-          void it.return?.();
+          void it.return?.(undefined);
           return;
         }
         if (next.done) break;
-        if (!cfg.json) {
-          out.write(next.value);
-          printed = true;
-        }
+        await printer.onEvent(next.value);
       }
       const r = await stream.result;
-      out.write(cfg.json ? `${resultJson(r)}\n` : '\n');
-      history = [...history, turn, { role: 'assistant', content: r.text }];
+      out.write(cfg.json ? `${printer.json(r)}\n` : '\n');
+      history = [...history, turn, { role: 'assistant', content: printer.content(r) }];
     } finally {
       answering = undefined;
     }

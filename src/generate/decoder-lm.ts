@@ -13,6 +13,8 @@ export interface DecoderLMOptions extends SessionOptions {
   /** Full [B, S, V] logits (parity tests); otherwise only the last position's. */
   allLogits?: boolean;
   hiddenStates?: boolean;
+  /** 'none': no norm/head, output `hidden` [B, S, D] (a stack feeding another decoder). */
+  head?: 'logits' | 'none';
 }
 
 /** State of a batch of sequences: cache, padding and next positions per row. */
@@ -51,7 +53,7 @@ export class DecoderLM {
   static async create(store: WeightStore, spec: DecoderSpec, rope: RopeConfig, opts: DecoderLMOptions, slidingWindow?: number): Promise<DecoderLM> {
     // On WebGPU the cache stays on the device: the graph returns whole present key/values there.
     const gpu = opts.device === 'webgpu';
-    const graph = buildDecoderGraph(store, spec, { input: opts.input, lastLogitsOnly: !opts.allLogits, hiddenStates: opts.hiddenStates, cacheOutputs: gpu ? 'present' : 'new' });
+    const graph = buildDecoderGraph(store, spec, { input: opts.input, lastLogitsOnly: !opts.allLogits, hiddenStates: opts.hiddenStates, head: opts.head, cacheOutputs: gpu ? 'present' : 'new' });
     const gpuOutputs = gpu ? Array.from({ length: spec.numLayers }, (_, i) => [`present_key.${i}`, `present_value.${i}`]).flat() : undefined;
     const session = await createSession(graph, { ...opts, gpuOutputs });
     return new DecoderLM(spec, rope, session, opts, slidingWindow ?? undefined);

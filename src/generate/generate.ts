@@ -1,7 +1,7 @@
 // The generation loop: sample, stop on eos / stop strings / max tokens / abort, and stream text
 // deltas. Model-agnostic: the caller supplies the first logits (after prefill) and how to feed
 // one chosen token back (ids or embeddings).
-import type { ChatStream, FinishReason, GenerationResult } from '../api.js';
+import type { ChatEvent, ChatStream, FinishReason, GeneratedImage, GenerationResult } from '../api.js';
 import { Sampler } from './sampler.js';
 
 export interface StreamDecoder {
@@ -25,11 +25,30 @@ export interface GenerationLoop {
   signal?: AbortSignal;
   /** Called when the loop ends, whatever the reason (release caches, queue slots). */
   onEnd?: () => void;
+  /** Models that write images as tokens: ids between `boi` and `eoi` are an image, not text. */
+  imageSpans?: ImageSpans;
 }
+
+export interface ImageSpans {
+  boi: number;
+  eoi: number;
+  /**
+   * One span's ids (without boi/eoi) → the image. `closed` is false for a span cut off by the end
+   * of generation. Runs while generation goes on; must not throw (errors go in `error`).
+   */
+  finish(ids: number[], index: number, closed: boolean): Promise<GeneratedImage>;
+  /** The prompt ends with `boi` (the model was told to draw now): the first ids are a span's. */
+  startInSpan?: boolean;
+  /** End generation (finish 'stop') once this many spans are closed. */
+  stopAfter?: number;
+}
+
+type Queued = { type: 'text'; text: string } | { type: 'image'; image: Promise<GeneratedImage> };
 
 /** Runs the loop lazily as the stream is consumed; `result` also drives it if nobody iterates. */
 export function streamGeneration(loop: GenerationLoop): ChatStream {
-  const deltas: string[] = [];
+  const queue: Queued[] = [];
+  const images: Promise<GeneratedImage>[] = [];
   let wake: (() => void) | undefined;
   let done = false;
   let failure: unknown;
@@ -40,7 +59,13 @@ export function streamGeneration(loop: GenerationLoop): ChatStream {
 
   const push = (d: string) => {
     if (!d) return;
-    deltas.push(d);
+    queue.push({ type: 'text', text: d });
+    wake?.();
+  };
+  const pushImage = (spanIds: number[], closed: boolean) => {
+    const p = loop.imageSpans!.finish(spanIds, images.length, closed);
+    images.push(p);
+    queue.push({ type: 'image', image: p });
     wake?.();
   };
 
@@ -54,6 +79,8 @@ export function streamGeneration(loop: GenerationLoop): ChatStream {
     let emitted = 0;
     let finish: FinishReason = 'length';
     let logits = loop.firstLogits;
+    const spans = loop.imageSpans;
+    let span: number[] | undefined = spans?.startInSpan ? [] : undefined; // ids of the image span being written
     try {
       for (let n = 0; n < loop.maxNewTokens; n++) {
         if (loop.signal?.aborted) { finish = 'abort'; break; }
@@ -61,8 +88,23 @@ export function streamGeneration(loop: GenerationLoop): ChatStream {
         if (eos.has(tok)) { finish = 'stop'; break; }
         ids.push(tok);
         seen.push(tok);
-        text += loop.decoder.push(tok);
-        if (stops.length) {
+        if (spans && (span || tok === spans.boi)) {
+          if (!span) {
+            // A stop string cannot run across an image: the held-back text goes out first.
+            push(text.slice(emitted));
+            emitted = text.length;
+            span = [];
+          } else if (tok === spans.eoi) {
+            pushImage(span, true);
+            span = undefined;
+            if (spans.stopAfter !== undefined && images.length >= spans.stopAfter) { finish = 'stop'; break; }
+          } else {
+            span.push(tok);
+          }
+        } else {
+          text += loop.decoder.push(tok);
+        }
+        if (stops.length && !span) {
           const hit = firstStop(text, stops, Math.max(0, emitted - hold - 1));
           if (hit >= 0) {
             text = text.slice(0, hit);
@@ -88,7 +130,10 @@ export function streamGeneration(loop: GenerationLoop): ChatStream {
         }
       }
       push(text.slice(emitted));
-      resolveResult({ text, tokenIds: ids, promptTokens: loop.promptTokens, completionTokens: ids.length, finishReason: finish });
+      if (span) pushImage(span, false);
+      const res: GenerationResult = { text, tokenIds: ids, promptTokens: loop.promptTokens, completionTokens: ids.length, finishReason: finish };
+      if (spans) res.images = await Promise.all(images);
+      resolveResult(res);
     } catch (e) {
       failure = e;
       rejectResult(e);
@@ -104,22 +149,34 @@ export function streamGeneration(loop: GenerationLoop): ChatStream {
     if (!started) { started = true; void run(); }
   };
 
+  async function* drain(): AsyncGenerator<Queued> {
+    start();
+    while (true) {
+      if (queue.length) { yield queue.shift()!; continue; }
+      if (done) break;
+      await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+    }
+    if (failure) throw failure;
+  }
+
   const stream: ChatStream = {
     get result() {
       start();
       return result;
     },
     async *[Symbol.asyncIterator]() {
-      start();
-      while (true) {
-        if (deltas.length) { yield deltas.shift()!; continue; }
-        if (done) break;
-        await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-      }
-      if (failure) throw failure;
+      for await (const q of drain()) if (q.type === 'text') yield q.text;
     },
   };
+  if (loop.imageSpans) {
+    stream.events = async function* (): AsyncGenerator<ChatEvent> {
+      for await (const q of drain()) {
+        if (q.type === 'text') yield q;
+        else yield { type: 'image', image: await q.image };
+      }
+    };
+  }
   return stream;
 }
 
@@ -130,4 +187,10 @@ function firstStop(text: string, stops: string[], from: number): number {
     if (i >= 0 && (best < 0 || i < best)) best = i;
   }
   return best;
+}
+
+/** The events of a chat stream: its own (text and images) when it has them, else its text deltas. */
+export async function* chatEvents(s: ChatStream): AsyncGenerator<ChatEvent> {
+  if (s.events) yield* s.events();
+  else for await (const text of s) yield { type: 'text', text };
 }

@@ -111,11 +111,7 @@ export class Graph {
 
   /** A checkpoint tensor (or a contiguous slice of its rows) as external data. */
   external(info: TensorInfo, opts: { name?: string; rows?: [number, number]; shape?: number[] } = {}): Value {
-    const folder = dirname(info.file);
-    if (this.externalFolder === undefined) this.externalFolder = folder;
-    else if (this.externalFolder !== folder) {
-      throw new Error(`graph ${this.name}: weights live in two folders (${this.externalFolder}, ${folder}); ORT takes external data from one folder`);
-    }
+    this.useFolder(dirname(info.file));
     let { offset, length } = info;
     let shape = info.shape;
     if (opts.rows) {
@@ -140,6 +136,53 @@ export class Graph {
     });
     this.externalBytes += length;
     return new Value(this, name);
+  }
+
+  /**
+   * An external initializer whose bytes are written later (weights converted into a cache file):
+   * `bind` gives its file, offset and length before the session is created.
+   */
+  deferredExternal(nameHint: string, type: ElemType, dims: number[]): { value: Value; bind(file: string, offset: number, length: number): void } {
+    const name = this.fresh(nameHint);
+    const t: ITensor = { name, dataType: ELEM[type], dims, dataLocation: onnx.TensorProto.DataLocation.EXTERNAL, externalData: [] };
+    this.inits.push(t);
+    this.unbound++;
+    let bound = false;
+    const bind = (file: string, offset: number, length: number) => {
+      if (bound) throw new Error(`graph ${this.name}: ${name} bound twice`);
+      this.useFolder(dirname(file));
+      t.externalData = [
+        { key: 'location', value: basename(file) },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(length) },
+      ];
+      this.externalBytes += length;
+      this.unbound--;
+      bound = true;
+    };
+    return { value: new Value(this, name), bind };
+  }
+
+  private unbound = 0;
+  private prepareHooks: (() => Promise<void>)[] = [];
+
+  /** Work to do before a session can be created (e.g. converting weights into a cache). */
+  onPrepare(fn: () => Promise<void>): void {
+    this.prepareHooks.push(fn);
+  }
+
+  /** Runs the onPrepare hooks once (createSession calls it). */
+  async prepare(): Promise<void> {
+    const hooks = this.prepareHooks;
+    this.prepareHooks = [];
+    for (const h of hooks) await h();
+  }
+
+  private useFolder(folder: string): void {
+    if (this.externalFolder === undefined) this.externalFolder = folder;
+    else if (this.externalFolder !== folder) {
+      throw new Error(`graph ${this.name}: weights live in two folders (${this.externalFolder}, ${folder}); ORT takes external data from one folder`);
+    }
   }
 
   /** A small constant stored inline in the graph. */
@@ -186,6 +229,7 @@ export class Graph {
 
   /** Serialises the model (ModelProto bytes); weights stay external. */
   toBytes(): Uint8Array {
+    if (this.unbound) throw new Error(`graph ${this.name}: ${this.unbound} weights were never written (call prepare() first)`);
     const model = onnx.ModelProto.create({
       irVersion: 10,
       producerName: 'tsvlm',

@@ -19,6 +19,7 @@ export interface SessionOptions {
 }
 
 export async function createSession(graph: Graph, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  await graph.prepare();
   const bytes = graph.toBytes();
   if (opts.dumpPath) {
     const { writeFileSync } = await import('node:fs');

@@ -2,10 +2,9 @@
 // and commit come from the Hub API through @huggingface/hub; the bytes are fetched here so that a
 // download reports progress and resumes (HTTP Range on blobs/<etag>.incomplete) after an
 // interruption. Only the files tsvlm reads are fetched (configs, tokenizers, safetensors).
-import { createWriteStream, existsSync, mkdirSync, renameSync, statSync, symlinkSync, writeFileSync, lstatSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statSync, symlinkSync, writeFileSync, lstatSync, unlinkSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { open } from 'node:fs/promises';
 import { listFiles, modelInfo, type ListFileEntry } from '@huggingface/hub';
 import type { Progress } from '../api.js';
 import { COMMIT_HASH, hubCacheDir, repoFolder } from './cache.js';
@@ -89,18 +88,21 @@ export async function pullModel(id: string, opts: PullOptions = {}): Promise<str
       done += resumed;
       report(`${f.path}${resumed ? ' (resumed)' : ''}`);
       let last = 0;
-      const count = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
+      // Each chunk is on disk before the next is read, so a dropped connection keeps every byte
+      // received (a stream pipeline would drop its buffered writes when it fails).
+      const fh = await open(partial, resumed ? 'a' : 'w');
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          await fh.write(chunk);
           done += chunk.length;
           if (Date.now() - last > 200) { last = Date.now(); report(f.path); }
-          cb(null, chunk);
-        },
-      });
-      try {
-        await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), count, createWriteStream(partial, { flags: resumed ? 'a' : 'w' }));
+        }
       } catch (e) {
         if (opts.signal?.aborted) throw e;
+        await fh.close().catch(() => {});
         throw new DownloadError(`${id}: ${f.path}: the download stopped after ${statSync(partial).size} of ${size} bytes (${(e as Error).message}); run the same command again to resume`);
+      } finally {
+        await fh.close().catch(() => {});
       }
       const got = statSync(partial).size;
       if (got !== size) throw new DownloadError(`${id}: ${f.path}: got ${got} bytes, expected ${size}; run the same command again to resume`);

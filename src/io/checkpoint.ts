@@ -1,8 +1,11 @@
 // A Hugging Face model folder: config.json, model.safetensors or a sharded
-// model.safetensors.index.json, tokenizer and generation files. Only headers are read here.
+// model.safetensors.index.json (or the PyTorch pytorch_model.bin equivalents), tokenizer and
+// generation files. Only headers (and a .pt's data.pkl) are read here.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { WeightSettings } from '../quant/plan.js';
 import { SafetensorsFile, type TensorInfo, readRange, toFloat32, bytesToTyped, type TypedArray } from './safetensors.js';
+import { PytorchFile, detectWeightsFormat } from './pytorch.js';
 
 export class CheckpointError extends Error {
   constructor(message: string) {
@@ -11,49 +14,90 @@ export class CheckpointError extends Error {
   }
 }
 
+/** One weights file and its tensors (safetensors or a PyTorch zip archive). */
+export interface WeightsFile {
+  readonly path: string;
+  readonly tensors: Map<string, TensorInfo>;
+}
+
+/** Opens a weights file by its magic bytes: safetensors, or a torch.save zip (.pt/.pth/.bin). */
+export function openWeightsFile(path: string): WeightsFile {
+  if (!existsSync(path)) throw new CheckpointError(`weights file ${path} does not exist`);
+  const format = detectWeightsFormat(path);
+  if (format === 'safetensors') return SafetensorsFile.open(path);
+  if (format === 'pytorch-zip' || format === 'pytorch-legacy') return PytorchFile.open(path);
+  throw new CheckpointError(`${path}: neither safetensors nor a PyTorch checkpoint (unrecognised first bytes)`);
+}
+
+/** Sharded checkpoints: an index JSON whose weight_map names the shard of every tensor. */
+const LAYOUTS = [
+  { index: 'model.safetensors.index.json', single: 'model.safetensors' },
+  { index: 'pytorch_model.bin.index.json', single: 'pytorch_model.bin' },
+];
+
 /** All tensors of a checkpoint, across shards, by name. */
 export class WeightStore {
   readonly tensors = new Map<string, TensorInfo>();
-  readonly files: SafetensorsFile[] = [];
+  readonly files: WeightsFile[] = [];
+  /** How graphs built over this store hold the weights (default fp32 as stored; see src/quant/). */
+  weights?: WeightSettings;
 
+  /**
+   * A Hugging Face folder: model.safetensors(.index.json), else pytorch_model.bin(.index.json)
+   * (safetensors win when both are present, as in transformers).
+   */
   static open(dir: string): WeightStore {
     const store = new WeightStore();
-    const single = join(dir, 'model.safetensors');
-    const index = join(dir, 'model.safetensors.index.json');
-    if (existsSync(index)) {
-      let map: Record<string, string>;
-      try {
-        map = JSON.parse(readFileSync(index, 'utf8')).weight_map;
-      } catch (e) {
-        throw new CheckpointError(`${index}: not valid JSON (${(e as Error).message})`);
+    for (const { index: indexName, single: singleName } of LAYOUTS) {
+      const index = join(dir, indexName);
+      const single = join(dir, singleName);
+      if (existsSync(index)) {
+        store.addIndex(dir, index);
+        return store;
       }
-      if (!map || typeof map !== 'object') throw new CheckpointError(`${index}: no weight_map`);
-      const shards = [...new Set(Object.values(map))];
-      for (const shard of shards) {
-        const p = join(dir, shard);
-        if (!existsSync(p)) throw new CheckpointError(`${index} names shard ${shard}, which is missing from ${dir}`);
-        store.add(SafetensorsFile.open(p));
+      if (existsSync(single)) {
+        store.add(openWeightsFile(single));
+        return store;
       }
-      for (const [name, shard] of Object.entries(map)) {
-        const t = store.tensors.get(name);
-        if (!t) throw new CheckpointError(`${index} maps ${name} to ${shard}, but that shard has no such tensor`);
-      }
-    } else if (existsSync(single)) {
-      store.add(SafetensorsFile.open(single));
-    } else {
-      throw new CheckpointError(`${dir}: no model.safetensors or model.safetensors.index.json (expected a Hugging Face checkpoint folder)`);
     }
-    return store;
+    throw new CheckpointError(`${dir}: no model.safetensors, pytorch_model.bin or their .index.json (expected a Hugging Face checkpoint folder)`);
   }
 
-  /** A store over explicitly named safetensors files (tests, fixtures). */
+  /** A store over explicitly named weights files (safetensors, .pt, .pth, .bin; detected by content). */
   static fromFiles(paths: string[]): WeightStore {
     const store = new WeightStore();
-    for (const p of paths) store.add(SafetensorsFile.open(p));
+    for (const p of paths) store.add(openWeightsFile(p));
     return store;
   }
 
-  private add(f: SafetensorsFile): void {
+  /** A sharded checkpoint from its index JSON (shards resolved in `dir`). */
+  static fromIndex(dir: string, index: string): WeightStore {
+    const store = new WeightStore();
+    store.addIndex(dir, index);
+    return store;
+  }
+
+  private addIndex(dir: string, index: string): void {
+    let map: Record<string, string>;
+    try {
+      map = JSON.parse(readFileSync(index, 'utf8')).weight_map;
+    } catch (e) {
+      throw new CheckpointError(`${index}: not valid JSON (${(e as Error).message})`);
+    }
+    if (!map || typeof map !== 'object') throw new CheckpointError(`${index}: no weight_map`);
+    const shards = [...new Set(Object.values(map))];
+    for (const shard of shards) {
+      const p = join(dir, shard);
+      if (typeof shard !== 'string' || shard.includes('..') || !existsSync(p)) throw new CheckpointError(`${index} names shard ${shard}, which is missing from ${dir}`);
+      this.add(openWeightsFile(p));
+    }
+    for (const [name, shard] of Object.entries(map)) {
+      const t = this.tensors.get(name);
+      if (!t) throw new CheckpointError(`${index} maps ${name} to ${shard}, but that shard has no such tensor`);
+    }
+  }
+
+  private add(f: WeightsFile): void {
     this.files.push(f);
     for (const [name, t] of f.tensors) this.tensors.set(name, t);
   }

@@ -1,12 +1,12 @@
 // Chat over a text-only decoder checkpoint (llama, mistral, qwen2, internlm2): chat template →
 // token ids → prefill → generation loop. VLMs reuse `generationLoop` with their own prefill.
-import type { ChatMessage, ChatModel, ChatStream, GenerationOptions, LoadOptions, ModelInfo } from '../api.js';
+import type { ChatMessage, ChatModel, ChatPart, ChatStream, GenerationOptions, LoadOptions, ModelInfo } from '../api.js';
 import { withProgress } from '../generate/progress.js';
 import { InputError } from '../api.js';
 import type { ModelFolder, WeightStore } from '../io/checkpoint.js';
 import { DecoderLM, type SeqState } from '../generate/decoder-lm.js';
 import { Sampler } from '../generate/sampler.js';
-import { streamGeneration } from '../generate/generate.js';
+import { streamGeneration, type GenerationLoop } from '../generate/generate.js';
 import { DECODER_TYPES, parseDecoderConfig } from './decoders.js';
 import { modelTypeOf, openHfCheckpoint, type CheckpointProbe, type ModelEntry } from './entry.js';
 import type { DecoderConfig } from './llama.js';
@@ -54,8 +54,9 @@ export function checkMaxTokens(o: GenerationOptions, promptTokens: number, conte
 }
 
 /** Generation from a prefilled state whose decoder takes token ids. */
-export function idsGeneration(lm: DecoderLM, state: SeqState, firstLogits: Float32Array, prompt: number[], tok: Tokenizer, eos: number[], o: GenerationOptions, maxNew: number): ChatStream {
+export function idsGeneration(lm: DecoderLM, state: SeqState, firstLogits: Float32Array, prompt: number[], tok: Tokenizer, eos: number[], o: GenerationOptions, maxNew: number, more: Partial<GenerationLoop> = {}): ChatStream {
   return streamGeneration({
+    ...more,
     firstLogits,
     step: async (t) => lm.lastLogits(await lm.forward(state, { ids: [[t]], seq: 1 }))[0]!,
     sampler: samplerFor(o),
@@ -113,7 +114,11 @@ export class DecoderChatModel implements ChatModel {
     return this.generateIds(this.promptIds(messages), o);
   }
 
-  complete(prompt: string, o: GenerationOptions = {}): ChatStream {
+  complete(prompt: string | ChatPart[], o: GenerationOptions = {}): ChatStream {
+    if (typeof prompt !== 'string') {
+      if (prompt.some((p) => p.type === 'image')) throw new InputError(`${this.info.name} is a text-only model: it reads no images`);
+      prompt = prompt.map((p) => (p as { text: string }).text).join('');
+    }
     return this.generateIds(this.tokenizer.encode(prompt, { addSpecialTokens: true }), o);
   }
 
@@ -143,11 +148,11 @@ export class DecoderChatModel implements ChatModel {
 }
 
 /** A ChatStream whose prefill runs when first consumed (errors surface through the stream). */
-export function lazyPrefill(make: () => Promise<ChatStream>, o: GenerationOptions = {}): ChatStream {
+export function lazyPrefill(make: () => Promise<ChatStream>, o: GenerationOptions = {}, opts: { events?: boolean } = {}): ChatStream {
   let inner: Promise<ChatStream> | undefined;
   // The prefill reports its progress to o.onProgress (see generate/progress.ts).
   const get = () => (inner ??= withProgress(o.onProgress, make));
-  return {
+  const stream: ChatStream = {
     get result() {
       return get().then((s) => s.result);
     },
@@ -156,6 +161,15 @@ export function lazyPrefill(make: () => Promise<ChatStream>, o: GenerationOption
       yield* s;
     },
   };
+  // Models that draw: their inner stream carries images too.
+  if (opts.events) {
+    stream.events = async function* () {
+      const s = await get();
+      if (s.events) yield* s.events();
+      else for await (const text of s) yield { type: 'text' as const, text };
+    };
+  }
+  return stream;
 }
 
 const DECODER_NAMES: Record<string, string> = { llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', internlm2: 'InternLM2' };

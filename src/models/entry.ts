@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { LoadOptions, Model } from '../api.js';
 import { CheckpointError, openModelFolder, WeightStore, type ModelFolder } from '../io/checkpoint.js';
+import { weightSettings } from '../quant/plan.js';
 
 /** What a loader may look at to recognise a checkpoint folder, before any weight is read. */
 export interface CheckpointProbe {
@@ -22,8 +23,8 @@ export interface ModelEntry {
   kind: Model['kind'];
   /** One line: what checkpoints this entry loads. */
   describe: string;
-  /** True when this entry loads the folder. Entries are tried in table order. */
-  matches(p: CheckpointProbe): boolean;
+  /** True when this entry loads the folder (with these options). Entries are tried in table order. */
+  matches(p: CheckpointProbe, opts?: LoadOptions): boolean;
   load(p: CheckpointProbe, opts: LoadOptions): Promise<Model>;
 }
 
@@ -65,6 +66,9 @@ export function openHfCheckpoint(p: CheckpointProbe, opts: LoadOptions): { folde
   const folder = openModelFolder(p.dir);
   opts.onProgress?.({ stage: 'load', done: 0, total: 1, message: `reading ${p.dir}` });
   const store = WeightStore.open(folder.dir);
+  let parameters = 0;
+  for (const t of store.tensors.values()) parameters += t.shape.reduce((a, b) => a * b, 1);
+  store.weights = weightSettings(opts, parameters);
   opts.onProgress?.({ stage: 'load', done: 1, total: 1, message: `${store.tensors.size} tensors` });
   return { folder, store };
 }

@@ -9,18 +9,17 @@ import type { DecoderConfig } from './llama.js';
 import { mropeTables, invFreq, type RopeConfig } from '../generate/rope.js';
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
-import type { ChatMessage, ChatModel, ChatStream, DecodedImage, GenerationOptions, ImageInput, LoadOptions, ModelInfo } from '../api.js';
+import type { ChatMessage, DecodedImage, GenerationOptions, LoadOptions, ModelInfo } from '../api.js';
 import { InputError } from '../api.js';
 import type { ModelFolder } from '../io/checkpoint.js';
 import { createSession, f32Tensor, i64Tensor, ort } from '../graph/session.js';
 import { DecoderLM, type SeqState } from '../generate/decoder-lm.js';
-import { PrefixCache } from '../generate/prefix-cache.js';
-import { streamGeneration } from '../generate/generate.js';
-import { loadTokenizer, TextStreamer, type Tokenizer } from '../tokenizers/index.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
 import { decodeImage } from '../processors/image.js';
 import { openHfCheckpoint, type ModelEntry } from './entry.js';
 import { sailMaxPatches, sailPreprocess } from '../processors/vision.js';
-import { DEFAULT_MAX_NEW_TOKENS, checkMaxTokens, eosIdsFor, imagesOf, lazyPrefill, samplerFor, textOf, validateMessages } from './causal-lm.js';
+import { DEFAULT_MAX_NEW_TOKENS, eosIdsFor, imagesOf, textOf } from './causal-lm.js';
+import { VlmChatModel, type VlmTurn } from './vlm-chat.js';
 
 export const SAIL_SPECIAL_TOKENS = ['<vision>', '<vpatch>', '<vrow_sep>', '<vframe_sep>', '</vision>', '<|vis_cls|>'] as const;
 
@@ -62,7 +61,7 @@ export function buildSailEmbedGraph(store: WeightStore, c: SailConfig): Graph {
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
   const patches = g.input('vision_patches', 'float32', ['patches', 3 * c.patchSize * c.patchSize]);
   const idx = g.input('vision_patch_indices', 'int64', ['batch', 'seq']);
-  const tok = g.op('Gather', [w.get(c.spec.names.embed), ids]);
+  const tok = w.gather(c.spec.names.embed, ids);
   const vis = linear(w, patches, 'model.vis_embed', false); // [N, D]
   // Row 0 is a zero vector for tokens without a patch (index -1 → 0).
   const table = g.op('Concat', [g.constant('float32', [1, D], new Float32Array(D)), vis], { axis: 0 });
@@ -130,23 +129,19 @@ export function sailPromptText(messages: ChatMessage[]): string {
   return out;
 }
 
-export class SailChatModel implements ChatModel {
-  readonly kind = 'chat' as const;
-  readonly maxImages = 1;
-  readonly prefixCache: PrefixCache;
-
+export class SailChatModel extends VlmChatModel<SeqState> {
   private constructor(
-    readonly info: ModelInfo,
+    info: ModelInfo,
     readonly cfg: SailConfig,
     readonly embed: ort.InferenceSession,
     readonly lm: DecoderLM,
-    readonly tokenizer: Tokenizer,
-    readonly eos: number[],
+    tokenizer: Tokenizer,
+    eos: number[],
     readonly ids: { vision: number; vpatch: number; visionEnd: number; bos: number },
     readonly maxPatches: number,
     cacheBytes: number,
   ) {
-    this.prefixCache = new PrefixCache(cacheBytes);
+    super({ info, tokenizer, eos, contextLength: cfg.maxPositions, maxImages: 1, prefixCacheBytes: cacheBytes });
   }
 
   static async load(folder: ModelFolder, store: WeightStore, opts: SailLoadOptions = {}): Promise<SailChatModel> {
@@ -201,73 +196,64 @@ export class SailChatModel implements ChatModel {
     return Math.max(1, Math.min(wanted, ctx - textTokens - 2 - reply));
   }
 
-  /** Preprocesses an image and returns the cached (or freshly computed) prefix state. */
-  async imagePrefix(image: ImageInput, maxPatches = this.maxPatches): Promise<{ state: SeqState; length: number; cached: boolean }> {
-    const img: DecodedImage = await decodeImage(image);
-    const key = createHash('sha256').update(`${img.width}x${img.height}:${this.cfg.patchSize}:${maxPatches}:`).update(img.data).digest('hex');
-    const hit = await this.prefixCache.fork<number>(key);
-    if (hit) return { state: hit.state, length: hit.extra, cached: true };
+  /** The image prefix (<vision> patches </vision>, bidirectional) computed into `state`. */
+  private async runImagePrefix(state: SeqState, img: DecodedImage, maxPatches: number): Promise<void> {
     const { patches, nh, nw } = sailPreprocess(img, { patchSize: this.cfg.patchSize, maxPatches });
     const n = nh * nw;
     const ids = [this.ids.vision, ...new Array(n).fill(this.ids.vpatch), this.ids.visionEnd];
     const indices = [-1, ...Array.from({ length: n }, (_, i) => i), -1];
     const embeds = await this.embedIds(ids, patches, indices);
     const pos = sailPositions(ids.length, { nh, nw, start: 1 });
-    const state = this.lm.newState(1, undefined, ids.length + 256);
     await this.lm.forward(state, {
       embeds, seq: ids.length, prefix: ids.length,
       rope: sailRope(this.cfg.rope, pos.map((a) => [a])),
       positions: [pos[0]!.map((_, t) => Math.max(pos[0]![t]!, pos[1]![t]!, pos[2]![t]!))],
     });
-    await this.prefixCache.put(key, state, ids.length);
-    return { state, length: ids.length, cached: false };
   }
 
   textIds(messages: ChatMessage[]): number[] {
     return [this.ids.bos, ...this.tokenizer.encode(sailPromptText(messages), { addSpecialTokens: false })];
   }
 
-  async countPromptTokens(messages: ChatMessage[], o: GenerationOptions = {}): Promise<number> {
-    validateMessages(messages);
-    const images = imagesOf(messages);
-    let n = this.textIds(messages).length;
-    if (images.length) {
-      const img = await decodeImage(images[0]!);
-      const { nh, nw } = sailPreprocess(img, { patchSize: this.cfg.patchSize, maxPatches: this.patchBudget(n, o), sizeOnly: true });
-      n += nh * nw + 2;
-    }
-    return n;
+  /** Image rows of a decoded image (<vision> + patches + </vision>), from its size alone. */
+  private imageTokens(img: DecodedImage, maxPatches: number): number {
+    const { nh, nw } = sailPreprocess(img, { patchSize: this.cfg.patchSize, maxPatches, sizeOnly: true });
+    return nh * nw + 2;
   }
 
-  chat(messages: ChatMessage[], o: GenerationOptions = {}): ChatStream {
-    validateMessages(messages);
+  async countPromptTokens(messages: ChatMessage[], o: GenerationOptions = {}): Promise<number> {
+    this.checkMessages(messages);
     const images = imagesOf(messages);
-    if (images.length > this.maxImages) throw new InputError(`SAIL reads one image per conversation (got ${images.length})`);
-    return lazyPrefill(async () => {
-      let state: SeqState;
-      let prefixLen = 0;
-      const text = this.textIds(messages);
-      if (images.length) {
-        const p = await this.imagePrefix(images[0]!, this.patchBudget(text.length, o));
-        state = p.state;
-        prefixLen = p.length;
-      } else state = this.lm.newState(1);
-      const maxNew = checkMaxTokens(o, prefixLen + text.length, this.cfg.maxPositions);
-      const out = await this.lm.forward(state, { embeds: await this.embedIds(text), seq: text.length });
-      const first = this.lm.lastLogits(out)[0]!;
-      return streamGeneration({
-        firstLogits: first,
-        step: async (t) => this.lm.lastLogits(await this.lm.forward(state, { embeds: await this.embedIds([t]), seq: 1 }))[0]!,
-        sampler: samplerFor(o),
-        maxNewTokens: maxNew,
-        eosIds: this.eos,
-        stop: o.stop,
-        promptIds: text,
-        promptTokens: prefixLen + text.length,
-        decoder: new TextStreamer(this.tokenizer, { skipSpecialTokens: true }),
-        signal: o.signal,
-      });
-    }, o);
+    const text = this.textIds(messages).length;
+    return text + (images.length ? this.imageTokens(await decodeImage(images[0]!), this.patchBudget(text, o)) : 0);
+  }
+
+  protected async plan(messages: ChatMessage[], o: GenerationOptions): Promise<VlmTurn<SeqState>> {
+    const images = imagesOf(messages);
+    const text = this.textIds(messages);
+    let prefixLen = 0;
+    let prefix: VlmTurn<SeqState>['prefix'];
+    if (images.length) {
+      const img = await decodeImage(images[0]!);
+      const budget = this.patchBudget(text.length, o);
+      prefixLen = this.imageTokens(img, budget);
+      const key = createHash('sha256').update(`${img.width}x${img.height}:${this.cfg.patchSize}:${budget}:`).update(img.data).digest('hex');
+      prefix = { key, run: (state) => this.runImagePrefix(state, img, budget) };
+    }
+    return {
+      prefix,
+      prefill: async (state) => this.lm.lastLogits(await this.lm.forward(state, { embeds: await this.embedIds(text), seq: text.length }))[0]!,
+      promptIds: text,
+      promptTokens: prefixLen + text.length,
+    };
+  }
+
+  protected newState(capacity: number): SeqState {
+    return this.lm.newState(1, undefined, capacity);
+  }
+
+  protected async step(state: SeqState, token: number): Promise<Float32Array> {
+    return this.lm.lastLogits(await this.lm.forward(state, { embeds: await this.embedIds([token]), seq: 1 }))[0]!;
   }
 
   async dispose(): Promise<void> {

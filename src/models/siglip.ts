@@ -3,7 +3,7 @@
 import type { Graph, Value } from '../graph/builder.js';
 import { Graph as GraphClass } from '../graph/builder.js';
 import { GraphWeights } from '../nn/weights.js';
-import { activation, flatten2d, layerNorm, linear, linearOf, reshapeLead } from '../nn/layers.js';
+import { activation, flatten2d, layerNorm, linear, reshapeLead } from '../nn/layers.js';
 import { CheckpointError, configNumber, type ModelFolder, type WeightStore } from '../io/checkpoint.js';
 import type { EmbeddingModel, ImageInput, LabelScore, LoadOptions, ModelInfo } from '../api.js';
 import { InputError } from '../api.js';
@@ -139,11 +139,10 @@ export function buildSiglipVisionGraph(store: WeightStore, c: SiglipVisionConfig
   const hp = 'vision_model.head';
   const b1 = g.op('Slice', [bs, g.ints([0]), g.ints([1])]);
   const probe = g.op('Expand', [w.get(`${hp}.probe`), g.op('Concat', [b1, g.ints([1, D])], { axis: 0 })]); // [B, 1, D]
-  const inW = (r: number) => w.get(`${hp}.attention.in_proj_weight`, { rows: [r * D, (r + 1) * D] });
-  const inB = (r: number) => w.get(`${hp}.attention.in_proj_bias`, { rows: [r * D, (r + 1) * D] });
-  const q = reshapeLead(linearOf(flatten2d(probe, D), inW(0), inB(0)), b1, [1, D]);
-  const k = reshapeLead(linearOf(last, inW(1), inB(1)), bs, [D]);
-  const v = reshapeLead(linearOf(last, inW(2), inB(2)), bs, [D]);
+  const inProj = (x: Value, r: number) => w.linear(x, `${hp}.attention.in_proj_weight`, { bias: `${hp}.attention.in_proj_bias`, rows: [r * D, (r + 1) * D] });
+  const q = reshapeLead(inProj(flatten2d(probe, D), 0), b1, [1, D]);
+  const k = reshapeLead(inProj(last, 1), bs, [D]);
+  const v = reshapeLead(inProj(last, 2), bs, [D]);
   const a = g.op('MultiHeadAttention', [q, k, v], { num_heads: c.num_attention_heads }, 'com.microsoft'); // [B, 1, D]
   const attn = linear(w, flatten2d(a, D), `${hp}.attention.out_proj`); // [B, D]
   const m = layerNorm(w, attn, `${hp}.layernorm`, c.layer_norm_eps);
@@ -169,7 +168,7 @@ export function buildSiglipTextGraph(store: WeightStore, c: SiglipTextConfig, op
   const ids = g.input('input_ids', 'int64', ['batch', 'length']);
   const bs = g.op('Shape', [ids]); // [B, L]
   const L = g.op('Slice', [bs, g.ints([1]), g.ints([2])]);
-  const tok = g.op('Gather', [w.get('text_model.embeddings.token_embedding.weight'), ids]); // [B, L, D]
+  const tok = w.gather('text_model.embeddings.token_embedding.weight', ids); // [B, L, D]
   const posIds = g.op('Range', [g.constant('int64', [], [0]), g.op('Squeeze', [L, g.ints([0])]), g.constant('int64', [], [1])]);
   const pos = g.op('Gather', [w.get('text_model.embeddings.position_embedding.weight'), posIds]); // [L, D]
   const hidden: Value[] = [];

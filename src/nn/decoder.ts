@@ -13,7 +13,7 @@
 //       or present_key.i, present_value.i [T, B, KV, hd] (WebGPU: kept on the device)
 import { Graph, type Value } from '../graph/builder.js';
 import { GraphWeights } from './weights.js';
-import { activation, linear, linearOf, rmsNorm, flatten2d } from './layers.js';
+import { activation, linear, rmsNorm, flatten2d } from './layers.js';
 import type { WeightStore } from '../io/checkpoint.js';
 
 export interface DecoderLayerNames {
@@ -59,12 +59,17 @@ export interface DecoderGraphOptions {
   hiddenStates?: boolean;
   /** 'new' (CPU cache appends new_key.i) or 'present' (whole present_key.i, kept on the GPU). */
   cacheOutputs?: 'new' | 'present';
+  /**
+   * 'logits' (default): final norm + lm head. 'none': the last layer's output as `hidden` [B, S, D]
+   * for every position, no norm, no head (HoVLE's embedding layers feed another decoder).
+   */
+  head?: 'logits' | 'none';
 }
 
 /** Checks the checkpoint against the spec (names and shapes) with one clear error. */
-export function expectDecoderWeights(store: WeightStore, s: DecoderSpec): void {
+export function expectDecoderWeights(store: WeightStore, s: DecoderSpec, head: 'logits' | 'none' = 'logits'): void {
   const D = s.hiddenSize, hd = s.headDim;
-  const shapes: Record<string, number[]> = {
+  const shapes: Record<string, number[]> = head === 'none' ? {} : {
     [s.names.embed]: [s.vocabSize, D],
     [s.names.norm]: [D],
     [s.names.lmHead]: [s.vocabSize, D],
@@ -97,7 +102,7 @@ function rope(g: Graph, x: Value, cos: Value, sin: Value, half: number): Value {
 }
 
 export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: DecoderGraphOptions): Graph {
-  expectDecoderWeights(store, s);
+  expectDecoderWeights(store, s, opts.head);
   const g = new Graph('decoder');
   const w = new GraphWeights(g, store);
   const D = s.hiddenSize, H = s.numHeads, KV = s.numKvHeads, hd = s.headDim, G = H / KV, half = hd / 2;
@@ -108,7 +113,7 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
   if (opts.input === 'ids') {
     const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
     bs = g.op('Shape', [ids]);
-    emb = g.op('Gather', [w.get(s.names.embed), ids]);
+    emb = w.gather(s.names.embed, ids);
   } else {
     emb = g.input('inputs_embeds', 'float32', ['batch', 'seq', D]);
     bs = g.op('Slice', [g.op('Shape', [emb]), g.ints([0]), g.ints([2])]);
@@ -167,6 +172,11 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
     x = g.op('Add', [x, ff]);
     hidden.push(x);
   }
+  if (opts.head === 'none') {
+    g.output(g.op('Reshape', [x, shape([D])]), 'hidden');
+    if (opts.hiddenStates) hidden.slice(0, -1).forEach((h, i) => g.output(g.op('Reshape', [h, shape([D])]), i ? `hidden.layer.${i - 1}` : 'hidden.embeddings'));
+    return g;
+  }
   let last = x;
   let outLead = bs;
   if (opts.lastLogitsOnly) {
@@ -176,7 +186,7 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
     outLead = g.op('Concat', [g.op('Slice', [bs, g.ints([0]), g.ints([1])]), g.ints([1])], { axis: 0 });
   }
   const normed = rmsNorm(w, last, s.names.norm, s.rmsNormEps);
-  const logits = linearOf(normed, w.get(s.names.lmHead));
+  const logits = w.linear(normed, s.names.lmHead);
   g.output(g.op('Reshape', [logits, g.op('Concat', [outLead, g.ints([s.vocabSize])], { axis: 0 })]), 'logits');
   if (opts.hiddenStates) {
     const names = ['hidden.embeddings', ...Array.from({ length: s.numLayers }, (_, i) => `hidden.layer.${i}`)];
@@ -204,6 +214,6 @@ export function buildEmbedGraph(store: WeightStore, embedName: string): Graph {
   const g = new Graph('embed');
   const w = new GraphWeights(g, store);
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
-  g.output(g.op('Gather', [w.get(embedName), ids]), 'inputs_embeds');
+  g.output(w.gather(embedName, ids), 'inputs_embeds');
   return g;
 }

@@ -5,10 +5,7 @@ import type { GraphWeights } from './weights.js';
 
 /** y = x·Wᵀ + b for a PyTorch Linear (weight [out, in]); x is 2-D [N, in]. */
 export function linear(w: GraphWeights, x: Value, prefix: string, bias = w.has(`${prefix}.bias`)): Value {
-  const W = w.get(`${prefix}.weight`);
-  const inputs = [x, W];
-  if (bias) inputs.push(w.get(`${prefix}.bias`));
-  return x.graph.op('Gemm', inputs, { transB: 1 });
+  return w.linear(x, `${prefix}.weight`, bias ? { bias: `${prefix}.bias` } : {});
 }
 
 /** Linear from explicit values (weight [out, in]). */
@@ -53,4 +50,15 @@ export function reshapeLead(x: Value, lead: Value, tail: number[]): Value {
 
 export function flatten2d(x: Value, features: number): Value {
   return x.graph.op('Reshape', [x, x.graph.ints([-1, features])]);
+}
+
+/**
+ * com.microsoft MultiHeadAttention on [B, S, D] / [B, T, D] values → [B, S, D]; scale
+ * 1/sqrt(head_dim) (PyTorch's q·scale before q·kᵀ differs by rounding only). `causal` masks key
+ * t > query s (same result as an additive −10000 or −inf mask: exp underflows to 0 either way).
+ */
+export function multiHeadAttention(q: Value, k: Value, v: Value, numHeads: number, opts: { causal?: boolean } = {}): Value {
+  const attrs: Record<string, number> = { num_heads: numHeads };
+  if (opts.causal) attrs.unidirectional = 1;
+  return q.graph.op('MultiHeadAttention', [q, k, v], attrs, 'com.microsoft');
 }

@@ -12,6 +12,7 @@ import {
   chatCompletion,
   completionId,
   finishReasonOf,
+  imageOut,
   parseChatRequest,
   unixSeconds,
   usageChunk,
@@ -30,9 +31,10 @@ async function resolveMessages(req: ChatRequest, ctx: ServeContext, signal: Abor
     const parts: ChatPart[] = [];
     for (const p of m.content) {
       if (p.type === 'text') parts.push({ type: 'text', text: p.text });
+      else if (p.codes) parts.push({ type: 'image', image: new Uint8Array(), codes: p.codes });
       else {
         signal.throwIfAborted();
-        parts.push({ type: 'image', image: await resolveImage(p.ref.url, p.ref.param, ctx.imageLimits) });
+        parts.push({ type: 'image', image: await resolveImage(p.ref!.url, p.ref!.param, ctx.imageLimits) });
       }
     }
     out.push({ role: m.role, content: parts });
@@ -68,6 +70,16 @@ async function generate(model: ChatModel, messages: ChatMessage[], opts: Generat
   return await stream.result;
 }
 
+/** A drawing model's options and checks: images rendered per request are capped. */
+function drawingChecks(model: ChatModel, req: ChatRequest, ctx: ServeContext): Partial<GenerationOptions> {
+  if (!model.drawsImages) {
+    if (req.modalities.includes('image')) throw badRequest(`model "${model.info.name}" does not draw images; ask for modalities ["text"]`, 'modalities', 'unsupported_modality');
+    if (req.assistantImages) throw badRequest(`model "${model.info.name}" reads images in user messages only`, 'messages', 'unsupported_content');
+    return {};
+  }
+  return { maxImages: ctx.limits.maxDrawnImages };
+}
+
 const HEARTBEAT_MS = 15_000;
 
 function shutdownError(): ApiError {
@@ -92,7 +104,7 @@ export async function handleChat(raw: Request, ctx: ServeContext): Promise<Respo
     // Admission first (cheap, synchronous); decoding happens while waiting for the model.
     slot = ctx.enter(entry, job.signal);
     const messages = await resolveMessages(req, ctx, job.signal);
-    const opts: GenerationOptions = { ...req.gen, maxNewTokens: await tokenBudget(model, messages, req, ctx), signal: job.signal };
+    const opts: GenerationOptions = { ...req.gen, ...drawingChecks(model, req, ctx), maxNewTokens: await tokenBudget(model, messages, req, ctx), signal: job.signal };
     if (req.stream) {
       handedOff = true; // the stream releases the slot and ends the job
       return streamResponse(entry, model, messages, opts, req, job, slot);
@@ -100,7 +112,8 @@ export async function handleChat(raw: Request, ctx: ServeContext): Promise<Respo
     await slot.ready;
     const result = await generate(model, messages, opts);
     if (result.finishReason === 'abort' && job.cause() === 'shutdown') throw shutdownError();
-    return Response.json(chatCompletion({ id: completionId(), created: unixSeconds(), model: entry.name }, result));
+    const images = result.images && (await Promise.all(result.images.map(imageOut)));
+    return Response.json(chatCompletion({ id: completionId(), created: unixSeconds(), model: entry.name }, result, images));
   } catch (err) {
     throw ServeContext.abortedError(job) ?? err;
   } finally {
@@ -157,9 +170,14 @@ function streamResponse(
     try {
       send(chatChunk(meta, { role: 'assistant', content: '' }, null, req.includeUsage));
       await slot.ready;
-      // Prefill progress as SSE comments (clients ignore them; the web page shows them).
+      // Progress (prefill, a drawn image's diffusion steps) as SSE comments (clients ignore them; the web page shows them).
       const stream = model.chat(messages, { ...opts, onProgress: (p) => write(`: progress ${JSON.stringify(p)}\n\n`) });
-      for await (const delta of stream) if (delta) send(chatChunk(meta, { content: delta }, null, req.includeUsage));
+      if (stream.events) {
+        for await (const e of stream.events()) {
+          if (e.type === 'text') { if (e.text) send(chatChunk(meta, { content: e.text }, null, req.includeUsage)); }
+          else send(chatChunk(meta, { images: [await imageOut(e.image)] }, null, req.includeUsage));
+        }
+      } else for await (const delta of stream) if (delta) send(chatChunk(meta, { content: delta }, null, req.includeUsage));
       const result = await stream.result;
       if (result.finishReason === 'abort' && job.cause() === 'shutdown') throw shutdownError();
       send(chatChunk(meta, {}, finishReasonOf(result.finishReason), req.includeUsage));

@@ -23,6 +23,7 @@ Options:
   --cors ORIGIN            allow browser calls from ORIGIN (repeatable; "*" for any)
   --device cpu|webgpu|auto where the models run (default cpu; auto: WebGPU when it has an adapter)
   --json                   log JSON lines ({time, level, msg, ...}) instead of text
+  --dtype fp32|fp16|q8|q4  weights at run time (q8/q4: int8/int4 blocks, converted once and cached; default by size: fp32 ≤ 1.5 G parameters, q8 ≤ 3 G, q4 above)
   --queue-size N           requests waiting per model before 429 (default ${DEFAULT_LIMITS.queueSize})
   --max-tokens-cap N       largest max_tokens a client may ask for (default ${DEFAULT_LIMITS.maxTokensCap})
   --max-images N           images per request (default ${DEFAULT_LIMITS.maxImagesPerRequest})
@@ -46,6 +47,7 @@ export interface ServeArgs {
   imageDir?: string;
   cors?: string[];
   device?: 'cpu' | 'webgpu' | 'auto';
+  dtype?: LoadOptions['dtype'];
   limits: Partial<Limits>;
   help: boolean;
   json?: boolean;
@@ -134,6 +136,12 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
         args.device = d;
         break;
       }
+      case '--dtype': {
+        const d = take();
+        if (d !== 'fp32' && d !== 'fp16' && d !== 'q8' && d !== 'q4') throw new UsageError(`--dtype expects fp32, fp16, q8 or q4 (got "${d}")`);
+        args.dtype = d;
+        break;
+      }
       default: {
         const limit = LIMIT_FLAGS[flag];
         if (!limit) throw new UsageError(`unknown option "${argv[i]}" (see tsvlm serve --help)`);
@@ -202,7 +210,7 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
     for (const { name, dir } of args.models) {
       log.info(`loading ${name} from ${dir} ...`, { model: name, dir });
       const t0 = Date.now();
-      const model = await load(dir, { name, ...(device ? { device } : {}) });
+      const model = await load(dir, { name, ...(device ? { device } : {}), ...(args.dtype ? { dtype: args.dtype } : {}) });
       models.push({ name, model, loadedAt: new Date() });
       const s = (Date.now() - t0) / 1000;
       log.info(`loaded ${name} (${model.kind}, ${model.info.modelType}) in ${s.toFixed(1)} s`, { model: name, kind: model.kind, model_type: model.info.modelType, seconds: s });

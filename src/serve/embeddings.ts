@@ -18,7 +18,7 @@ function embeddingModel(entry: ModelEntry): EmbeddingModel {
  * Runs `work` in the model's queue slot after `prepare` (image decoding) has run while waiting.
  * Embedding calls take no AbortSignal, so a disconnect only helps while the request is still queued.
  */
-async function inSlot<P, T>(
+export async function inSlot<P, T>(
   raw: Request,
   ctx: ServeContext,
   entry: ModelEntry,

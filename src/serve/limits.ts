@@ -20,6 +20,8 @@ export interface Limits {
   maxLabels: number;
   /** Most stop strings in one request. */
   maxStopSequences: number;
+  /** Images a drawing model (SEED-LLaMA) renders per request (each is a diffusion run); later ones come back as codes. */
+  maxDrawnImages: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -32,6 +34,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxEmbeddingInputs: 256,
   maxLabels: 100,
   maxStopSequences: 16,
+  maxDrawnImages: 4,
 });
 
 /** Fills defaults and checks that every limit is a positive integer (queueSize may be 0). */

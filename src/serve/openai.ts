@@ -1,7 +1,8 @@
 // OpenAI wire format: request bodies → our request types (with image URLs still unresolved), and
 // our results → chat.completion / chat.completion.chunk / embedding list JSON. No model knowledge here.
 import { randomUUID } from 'node:crypto';
-import type { FinishReason, GenerationOptions, GenerationResult, LabelScore } from '../api.js';
+import type { FinishReason, GeneratedImage, GenerationOptions, GenerationResult, LabelScore } from '../api.js';
+import { pngDataUrl } from '../processors/image-encode.js';
 import { badRequest } from './errors.js';
 import type { Limits } from './limits.js';
 import {
@@ -20,7 +21,8 @@ export interface ImageRef {
   param: string;
 }
 
-export type PendingPart = { type: 'text'; text: string } | { type: 'image'; ref: ImageRef };
+/** `codes`: an image's tokens as a drawing model returned them (extension): used instead of the URL. */
+export type PendingPart = { type: 'text'; text: string } | { type: 'image'; ref?: ImageRef; codes?: number[] };
 
 export interface PendingMessage {
   role: 'system' | 'user' | 'assistant';
@@ -33,6 +35,10 @@ export interface ChatRequest {
   images: ImageRef[];
   stream: boolean;
   includeUsage: boolean;
+  /** `modalities` as asked (default ["text"]); "image" asks a drawing model for images. */
+  modalities: Array<'text' | 'image'>;
+  /** Assistant messages hold images (only models that draw read those). */
+  assistantImages: boolean;
   /** As asked by the client (already checked against the cap); undefined → server default. */
   maxTokens?: number;
   gen: Omit<GenerationOptions, 'signal' | 'maxNewTokens'>;
@@ -80,7 +86,10 @@ function parseMessage(raw: unknown, i: number, images: ImageRef[]): PendingMessa
   if (m.tool_calls !== undefined && m.tool_calls !== null) {
     throw badRequest(`${param}.tool_calls: tools are not supported by this server`, `${param}.tool_calls`, 'unsupported_parameter');
   }
-  if (typeof m.content === 'string') return { role, content: m.content };
+  const hasImages = m.images !== undefined && m.images !== null;
+  if (typeof m.content === 'string' && !hasImages) return { role, content: m.content };
+  if (m.content === null && role === 'assistant' && hasImages) m.content = [];
+  if (typeof m.content === 'string') m.content = m.content ? [{ type: 'text', text: m.content }] : [];
   if (!Array.isArray(m.content)) {
     throw badRequest(`${param}.content must be a string or an array of content parts`, `${param}.content`);
   }
@@ -88,15 +97,41 @@ function parseMessage(raw: unknown, i: number, images: ImageRef[]): PendingMessa
     const pp = `${param}.content[${j}]`;
     const part = requireObject(rawPart, pp);
     if (part.type === 'text') return { type: 'text', text: requireString(part.text, `${pp}.text`) };
-    if (part.type === 'image_url') {
-      if (role !== 'user') throw badRequest(`${pp}: images are only allowed in user messages`, pp);
-      const ref = { url: imageUrlOf(part, pp), param: `${pp}.image_url` };
-      images.push(ref);
-      return { type: 'image', ref };
-    }
+    if (part.type === 'image_url') return parseImagePart(part, pp, role, images);
     throw badRequest(`${pp}.type must be "text" or "image_url" (got ${JSON.stringify(part.type)})`, `${pp}.type`);
   });
+  // Images a drawing model returned (choices[].message.images) may come back in the history.
+  if (hasImages) {
+    if (role !== 'assistant' || !Array.isArray(m.images)) throw badRequest(`${param}.images must be an array, in assistant messages only`, `${param}.images`);
+    m.images.forEach((raw, j) => parts.push(parseImagePart(requireObject(raw, `${param}.images[${j}]`), `${param}.images[${j}]`, role, images)));
+  }
   return { role, content: parts };
+}
+
+const MAX_CODES = 4096;
+
+function parseImagePart(part: Json, pp: string, role: PendingMessage['role'], images: ImageRef[]): PendingPart {
+  if (role === 'system') throw badRequest(`${pp}: images are not allowed in system messages`, pp);
+  let codes: number[] | undefined;
+  if (part.codes !== undefined && part.codes !== null) {
+    if (!Array.isArray(part.codes) || part.codes.length === 0 || part.codes.length > MAX_CODES || !part.codes.every((c) => Number.isSafeInteger(c) && (c as number) >= 0)) {
+      throw badRequest(`${pp}.codes must be an array of at most ${MAX_CODES} non-negative integers (an image's codes as returned)`, `${pp}.codes`);
+    }
+    codes = part.codes as number[];
+  }
+  // With codes the URL is not needed (the codes are the image for the model): not decoded.
+  if (codes) return { type: 'image', codes };
+  const ref = { url: imageUrlOf(part, pp), param: `${pp}.image_url` };
+  images.push(ref);
+  return { type: 'image', ref };
+}
+
+function parseModalities(v: unknown): Array<'text' | 'image'> {
+  if (v === undefined || v === null) return ['text'];
+  if (!Array.isArray(v) || v.length === 0 || !v.every((x) => x === 'text' || x === 'image')) {
+    throw badRequest('modalities must be a non-empty array of "text" and "image"', 'modalities');
+  }
+  return [...new Set(v as Array<'text' | 'image'>)];
 }
 
 function parseStop(v: unknown, limits: Limits): string[] | undefined {
@@ -159,9 +194,12 @@ export function parseChatRequest(raw: unknown, limits: Limits): ChatRequest {
     topK: optionalNumber(body.top_k, 'top_k', { min: 0, max: 1_000_000, integer: true }),
     minP: optionalNumber(body.min_p, 'min_p', { min: 0, max: 1 }),
     repetitionPenalty: optionalNumber(body.repetition_penalty, 'repetition_penalty', { min: 0, max: 10, exclusiveMin: true }),
+    maxTiles: optionalNumber(body.max_tiles, 'max_tiles', { min: 1, max: 40, integer: true }),
   };
   for (const k of Object.keys(gen) as Array<keyof typeof gen>) if (gen[k] === undefined) delete gen[k];
-  return { model, messages, images, stream, includeUsage, maxTokens: parseMaxTokens(body, limits), gen };
+  const modalities = parseModalities(body.modalities);
+  const assistantImages = messages.some((m) => m.role === 'assistant' && Array.isArray(m.content) && m.content.some((p) => p.type === 'image'));
+  return { model, messages, images, stream, includeUsage, modalities, assistantImages, maxTokens: parseMaxTokens(body, limits), gen };
 }
 
 /** Validates a /v1/embeddings body. Documented extension: items that are data:image/ URLs are images. */
@@ -245,7 +283,20 @@ export interface CompletionMeta {
   model: string;
 }
 
-export function chatCompletion(meta: CompletionMeta, r: GenerationResult) {
+/**
+ * Drawn images as OpenAI-compatible gateways return them: {type: "image_url", image_url: {url}},
+ * plus (extensions) the image's `codes` and its `index` in the reply. A span that is not an
+ * image, or an image not rendered, comes as {type: "image_error", error, codes}.
+ */
+export type ImageOut = { type: 'image_url'; index: number; image_url: { url: string }; codes: number[] } | { type: 'image_codes' | 'image_error'; index: number; codes: number[]; error?: string };
+
+export async function imageOut(g: GeneratedImage): Promise<ImageOut> {
+  if (g.error) return { type: 'image_error', index: g.index, codes: g.codes, error: g.error };
+  if (!g.image) return { type: 'image_codes', index: g.index, codes: g.codes };
+  return { type: 'image_url', index: g.index, image_url: { url: await pngDataUrl(g.image) }, codes: g.codes };
+}
+
+export function chatCompletion(meta: CompletionMeta, r: GenerationResult, images?: ImageOut[]) {
   return {
     id: meta.id,
     object: 'chat.completion' as const,
@@ -254,7 +305,7 @@ export function chatCompletion(meta: CompletionMeta, r: GenerationResult) {
     choices: [
       {
         index: 0,
-        message: { role: 'assistant' as const, content: r.text, refusal: null },
+        message: { role: 'assistant' as const, content: r.text, refusal: null, ...(images ? { images } : {}) },
         logprobs: null,
         finish_reason: finishReasonOf(r.finishReason),
       },
@@ -266,7 +317,7 @@ export function chatCompletion(meta: CompletionMeta, r: GenerationResult) {
 /** One streamed chunk. With include_usage every chunk carries `usage: null` except the last one. */
 export function chatChunk(
   meta: CompletionMeta,
-  delta: { role?: 'assistant'; content?: string },
+  delta: { role?: 'assistant'; content?: string; images?: ImageOut[] },
   finishReason: 'stop' | 'length' | null,
   includeUsage: boolean,
 ) {

@@ -11,6 +11,8 @@ import type { Model } from '../api.js';
 import { handleChat } from './chat.js';
 import { ServeContext } from './context.js';
 import { handleClassify, handleEmbeddings } from './embeddings.js';
+import { handleImageDetokenize, handleImageTokenize } from './tokenize.js';
+import { handleImageGenerations, handleSeedGenerate } from './draw.js';
 import { ApiError, toApiError } from './errors.js';
 import { type Limits, resolveLimits } from './limits.js';
 import { PAGE_HEADERS, loadPage } from './page.js';
@@ -145,7 +147,8 @@ export function createServer(opts: ServerOptions): TsvlmServer {
       model_type: model.info.modelType,
       context_length: model.info.contextLength ?? null,
       ...(model.kind === 'embedding' ? { dimensions: model.dimensions } : {}),
-      ...(model.kind === 'chat' ? { max_images: Math.min(limits.maxImagesPerRequest, model.maxImages ?? Infinity) } : {}),
+      ...(model.kind === 'chat' ? { max_images: Math.min(limits.maxImagesPerRequest, model.maxImages ?? Infinity), draws_images: model.drawsImages === true, renders_images: model.rendersImages === true } : {}),
+      ...(model.kind === 'image-tokenizer' ? { codes_per_image: model.codesPerImage, codebook_size: model.codebookSize, embedding_shape: model.embeddingShape } : {}),
       busy: queue.busy,
       waiting: queue.waitingCount,
     };
@@ -156,7 +159,11 @@ export function createServer(opts: ServerOptions): TsvlmServer {
   app.post('/v1/chat/completions', (c) => handleChat(c.req.raw, ctx));
   app.post('/v1/embeddings', (c) => handleEmbeddings(c.req.raw, ctx));
   app.post('/v1/classify', (c) => handleClassify(c.req.raw, ctx));
+  app.post('/v1/images/tokenize', (c) => handleImageTokenize(c.req.raw, ctx));
+  app.post('/v1/images/detokenize', (c) => handleImageDetokenize(c.req.raw, ctx));
   app.post('/v1/completions', (c) => handleCompletions(c.req.raw, ctx));
+  app.post('/v1/images/generations', (c) => handleImageGenerations(c.req.raw, ctx));
+  app.post('/generate', (c) => handleSeedGenerate(c.req.raw, ctx));
 
   app.get('/health', (c) =>
     c.json(

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddedTokenSpec } from './added-tokens.js';
+import { clipTokenizerJson, isClipTokenizerClass } from './clip-bpe.js';
 
 export class TokenizerLoadError extends Error {
   constructor(message: string) {
@@ -81,7 +82,7 @@ const SP_FILES = ['tokenizer.model', 'spiece.model'];
 
 export async function readTokenizerFolder(dir: string): Promise<TokenizerFolder> {
   if (!existsSync(dir)) throw new TokenizerLoadError(`tokenizer folder ${dir} does not exist`);
-  const tokenizerJson = await readJson(join(dir, 'tokenizer.json'));
+  let tokenizerJson = await readJson(join(dir, 'tokenizer.json'));
   let spModel: TokenizerFolder['spModel'];
   for (const f of SP_FILES) {
     const p = join(dir, f);
@@ -90,15 +91,16 @@ export async function readTokenizerFolder(dir: string): Promise<TokenizerFolder>
       break;
     }
   }
+  const config: Record<string, any> = { ...((await readJson(join(dir, 'tokenizer_config.json'))) ?? {}) };
+  const stMap = (await readJson(join(dir, 'special_tokens_map.json'))) ?? {};
+  for (const [k, v] of Object.entries(stMap)) config[k] = v;
+  // Stable Diffusion's CLIP tokenizers ship only the slow files (vocab.json + merges.txt).
+  if (!tokenizerJson && !spModel && isClipTokenizerClass(config.tokenizer_class)) tokenizerJson = await clipTokenizerJson(dir, config);
   if (!tokenizerJson && !spModel) {
     throw new TokenizerLoadError(
       `${dir}: no tokenizer.json, tokenizer.model or spiece.model (expected a Hugging Face model folder with tokenizer files)`,
     );
   }
-
-  const config: Record<string, any> = { ...((await readJson(join(dir, 'tokenizer_config.json'))) ?? {}) };
-  const stMap = (await readJson(join(dir, 'special_tokens_map.json'))) ?? {};
-  for (const [k, v] of Object.entries(stMap)) config[k] = v;
 
   const special: TokenizerFolder['special'] = {};
   for (const key of SPECIAL_TOKEN_KEYS) {

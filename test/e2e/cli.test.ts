@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES_ROOT, openFixture } from '../helpers/fixtures.js';
-import { BUILT, IMAGES as images, assemble as assembleIn, haveFixtures, tsvlm, workDir } from '../helpers/cli.js';
+import { BUILT, IMAGES as images, ROOT, assemble as assembleIn, haveFixtures, tsvlm, workDir } from '../helpers/cli.js';
 
 const work = workDir();
 const assemble = (fixture: string) => assembleIn(work, fixture);
@@ -95,5 +95,25 @@ describe.skipIf(!have || !BUILT)('tsvlm CLI', () => {
     expect(tsvlm(['frobnicate']).code).toBe(2);
     expect(tsvlm(['generate', '--model', llama, '--max-new-tokens', 'x', '--prompt', 'a']).code).toBe(2);
     expect(readdirSync(work).length).toBeGreaterThan(0);
+  });
+
+  it('--dtype q4/q8: the built-in SAIL chat model and a Llama answer from quantized weights (converted once, then cached)', () => {
+    process.env.TSVLM_CACHE = join(work, 'cache');
+    const q = ['chat', '--image', join(ROOT, 'examples/scene.png'), 'How many shapes are there?'];
+    const fp32 = tsvlm(q);
+    const first = tsvlm([...q, '--dtype', 'q4']);
+    expect(first.code, first.err).toBe(0);
+    expect(first.out.trim().length).toBeGreaterThan(0);
+    const again = tsvlm([...q, '--dtype', 'q4']);
+    expect(again.out).toBe(first.out);
+    expect(readdirSync(join(work, 'cache', 'weights')).filter((f) => f.includes('-q4-')).length).toBe(2); // embed + decoder graphs
+    console.log(`built-in SAIL: fp32 ${JSON.stringify(fp32.out.trim())}, q4 ${JSON.stringify(first.out.trim())}`);
+    const fx = openFixture(join(FIXTURES_ROOT, 'llama-tiny'));
+    const r = tsvlm(['generate', '--model', llama, '--dtype', 'q8', '--input-ids', fx.ints('prompt.input_ids').join(','), '--max-new-tokens', '4', '--json']);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).token_ids).toEqual(fx.ints('greedy.generated_ids').slice(0, 4));
+    const bad = tsvlm(['generate', '--model', llama, '--dtype', 'int3', '--prompt', 'x']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--dtype must be fp32, fp16, q8 or q4');
   });
 });

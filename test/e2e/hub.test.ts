@@ -59,7 +59,12 @@ describe.skipIf(!haveFixtures('llama-tiny'))('Hugging Face repo ids', () => {
     const dir = await pullModel(ID, { hubUrl: hub.url, cacheDir: cache, token: 'hf_secret', onProgress: (p) => progress.push(p.done / p.total) });
     hub.token = undefined;
     const ranged = hub.requests.filter((r) => r.range);
-    expect(ranged.map((r) => r.range)).toEqual([`bytes=${Math.floor(weights.length / 3)}-`]); // the second pull resumed
+    // The second pull resumed from what the first one wrote to disk (bytes still in flight when the
+    // connection dropped may be lost, so anywhere in (0, cut]), not from 0.
+    expect(ranged.length).toBe(1);
+    const from = Number(/^bytes=(\d+)-$/.exec(ranged[0]!.range!)?.[1]);
+    expect(from).toBeGreaterThan(0);
+    expect(from).toBeLessThanOrEqual(Math.floor(weights.length / 3));
     expect(hub.requests.every((r) => r.auth === 'Bearer hf_secret')).toBe(true);
     expect(progress.at(-1)).toBe(1);
     // models--test-org--llama-tiny/{refs/main, snapshots/COMMIT/* → ../../blobs/*}

@@ -38,6 +38,11 @@ async function start(argv: string[], extra: { signals?: NodeJS.Signals[] } = {})
 }
 
 describe('tsvlm serve: flags', () => {
+  it('--dtype passes q8/q4 through and rejects other values', () => {
+    expect(parseServeArgs(['--model', '/m/a', '--dtype', 'q4'], {}).dtype).toBe('q4');
+    expect(() => parseServeArgs(['--model', '/m/a', '--dtype', 'int3'], {})).toThrow(/--dtype expects fp32, fp16, q8 or q4/);
+  });
+
   it('defaults to loopback:8080 and names models after their folder or NAME=', () => {
     const a = parseServeArgs(['--model', '/m/sail-tiny', '--model', 'emb=/m/siglip'], {});
     expect(a.host).toBe('127.0.0.1');

@@ -71,7 +71,9 @@ export class FakeHub {
         if (this.cutAfter !== undefined && body.length > this.cutAfter) {
           const n = this.cutAfter;
           this.cutAfter = undefined;
-          res.write(body.subarray(0, n), () => setTimeout(() => res.destroy(), 20));
+          // Half-close after the bytes are flushed: the client gets exactly n bytes, then EOF (a
+          // destroy() could drop bytes still in flight on a loaded machine).
+          res.write(body.subarray(0, n), () => res.socket?.end());
           return;
         }
         return res.end(body);

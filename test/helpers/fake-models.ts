@@ -3,15 +3,18 @@
 // sharp, so the test proves the pixels arrived), honours maxNewTokens, stop strings and the
 // AbortSignal, and records each call. The embedding model returns hash-seeded unit vectors.
 import sharp from 'sharp';
+import { decodeImage } from '../../src/processors/image.js';
 import type {
   ChatMessage,
   ChatModel,
   ChatStream,
+  DecodedImage,
   EmbeddingModel,
   FinishReason,
   GenerationOptions,
   GenerationResult,
   ImageInput,
+  ImageTokenizer,
   LabelScore,
   ModelInfo,
 } from '../../src/api.js';
@@ -329,4 +332,59 @@ export class FakeEmbeddingModel implements EmbeddingModel {
   async dispose(): Promise<void> {
     this.disposed = true;
   }
+}
+
+export interface FakeImageTokenizerOptions {
+  codesPerImage?: number;
+  codebookSize?: number;
+  /** Images of this width make encode() throw (a model-side failure on one image). */
+  failWidth?: number;
+}
+
+/**
+ * An ImageTokenizer whose codes are a pure function of the decoded pixels (FNV-1a of the RGB bytes
+ * seeds the code stream), so a test can recompute the codes of any image; it records batch sizes.
+ */
+export class FakeImageTokenizer implements ImageTokenizer {
+  readonly kind = 'image-tokenizer' as const;
+  readonly info: ModelInfo = { modelType: 'fake-image-tokenizer', name: 'fake-tokenizer', dir: '/nonexistent/fake-tokenizer', device: 'cpu' };
+  readonly codesPerImage: number;
+  readonly codebookSize: number;
+  readonly embeddingShape = [4] as const;
+  readonly batchSizes: number[] = [];
+  private readonly failWidth?: number;
+
+  constructor(opts: FakeImageTokenizerOptions = {}) {
+    this.codesPerImage = opts.codesPerImage ?? 32;
+    this.codebookSize = opts.codebookSize ?? 8192;
+    this.failWidth = opts.failWidth;
+  }
+
+  /** The codes of decoded RGB pixels. */
+  codesOf(img: DecodedImage): number[] {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < img.data.length; i++) h = Math.imul(h ^ img.data[i]!, 0x01000193);
+    h = (h ^ img.width ^ (img.height << 16)) >>> 0;
+    return Array.from({ length: this.codesPerImage }, () => {
+      h = Math.imul(h ^ (h >>> 13), 0x5bd1e995) >>> 0;
+      return h % this.codebookSize;
+    });
+  }
+
+  async encode(images: ImageInput[]): Promise<number[][]> {
+    this.batchSizes.push(images.length);
+    const out: number[][] = [];
+    for (const im of images) {
+      const img = await decodeImage(im);
+      if (img.width === this.failWidth) throw new Error(`fake tokenizer cannot take width ${img.width}`);
+      out.push(this.codesOf(img));
+    }
+    return out;
+  }
+
+  async decode(codes: number[][]): Promise<Float32Array[]> {
+    return codes.map((c) => seededUnitVector(c.join(','), 4));
+  }
+
+  async dispose(): Promise<void> {}
 }

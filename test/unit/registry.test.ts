@@ -25,6 +25,16 @@ describe('model registry', () => {
     expect(id({ model_type: 'mistral' })).toBe('mistral');
     expect(id({ model_type: 'llama' })).toBe('llama');
     expect(id({ model_type: 'internlm2' })).toBe('internlm2');
+    expect(id({ model_type: 'seed_qformer_quantizer' })).toBe('seed_qformer_quantizer');
+    expect(id({ model_type: 'seed_v1_visual_tokenizer' })).toBe('seed_v1_visual_tokenizer');
+    expect(id({ model_type: 'internvl_chat', embedding_config: { model_type: 'holistic_embedding' }, llm_config: { model_type: 'internlm2' } })).toBe('hovle');
+    expect(id({ model_type: 'internvl_chat', vision_config: { model_type: 'intern_vit_6b' } })).toBeUndefined();
+  });
+
+  it('recognises the released SEED v2 tokenizer by its file (no config.json)', () => {
+    const d = folder();
+    writeFileSync(join(d, 'seed_quantizer.pt'), '');
+    expect(findModelEntry(probeCheckpoint(d))?.id).toBe('seed_qformer_quantizer');
   });
 
   it('never matches prototype keys or non-string model_types', () => {
