@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { decodedImage, openPipelineFolder, resolveModelRef, SCHEDULER_NAMES, StableDiffusionPipeline } from '../index.js';
 import { resolveDevice } from '../graph/session.js';
 import { checkDevice } from './commands.js';
-import { encodePng } from './drawn-images.js';
+import { encodePng } from '../processors/image-encode.js';
 import { cachedSnapshot, isRepoId } from '../hub/cache.js';
 import { DIFFUSION_OPTIONS, DiffusionUsageError, intFlag, numberFlag, progressPrinter, randomSeed, runCommand } from './diffusion-cli.js';
 

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { SafetensorsFile, toFloat32 } from '../io/safetensors.js';
 import { loadModel, resolveModelRef, SeedImageRenderer } from '../index.js';
 import { DIFFUSION_OPTIONS, DiffusionUsageError, intFlag, numberFlag, progressPrinter, randomSeed, runCommand } from './diffusion-cli.js';
-import { encodePng } from './drawn-images.js';
+import { encodePng } from '../processors/image-encode.js';
 import { resolveDevice } from '../graph/session.js';
 import { checkDevice } from './commands.js';
 
