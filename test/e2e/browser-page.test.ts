@@ -6,9 +6,34 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChatMessage, ChatStream, GenerationOptions } from '../../src/api.js';
 import { createServer, type TsvlmServer } from '../../src/serve/server.js';
 import { FakeChatModel, FakeEmbeddingModel } from '../helpers/fake-models.js';
 import { FIXTURES_ROOT } from '../helpers/fixtures.js';
+
+/** A chat model whose prompt takes a while to read: it reports prefill progress first (as real models do). */
+class SlowPrefillModel extends FakeChatModel {
+  override chat(messages: ChatMessage[], o: GenerationOptions = {}): ChatStream {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const p = { stage: 'prefill', total: 500, unit: 'tokens' as const };
+    const ready = (async () => {
+      o.onProgress?.({ ...p, done: 0, elapsedMs: 0 });
+      await sleep(500);
+      o.onProgress?.({ ...p, done: 0, elapsedMs: 1000 });
+      await sleep(500);
+      o.onProgress?.({ ...p, done: 500, elapsedMs: 2000 });
+      return super.chat(messages, o);
+    })();
+    return {
+      get result() {
+        return ready.then((st) => st.result);
+      },
+      async *[Symbol.asyncIterator]() {
+        yield* await ready;
+      },
+    };
+  }
+}
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = !existsSync(CHROMIUM) && !process.env.CI;
@@ -41,6 +66,7 @@ describe.skipIf(skip)('web page conversation features (Chromium)', () => {
         { name: 'text-only', model: new FakeChatModel({ maxImages: 0, name: 'text-only' }) },
         { name: 'tiny-context', model: new FakeChatModel({ contextLength: 12, name: 'tiny-context' }) },
         { name: 'embed', model: embed },
+        { name: 'slow-prefill', model: new SlowPrefillModel({ name: 'slow-prefill' }) },
       ],
     });
     ({ url } = await server.listen('127.0.0.1', 0));
@@ -131,7 +157,7 @@ describe.skipIf(skip)('web page conversation features (Chromium)', () => {
 
   it('disables "Add image" for a text-only model (vision false in /v1/models)', async () => {
     const models = await (await fetch(`${url}/v1/models`)).json();
-    expect(Object.fromEntries(models.data.filter((m: { kind: string }) => m.kind === 'chat').map((m: { id: string; vision: boolean }) => [m.id, m.vision]))).toEqual({ chat: true, 'text-only': false, 'tiny-context': true });
+    expect(Object.fromEntries(models.data.filter((m: { kind: string }) => m.kind === 'chat').map((m: { id: string; vision: boolean }) => [m.id, m.vision]))).toEqual({ chat: true, 'text-only': false, 'tiny-context': true, 'slow-prefill': true });
     await page.selectOption('#model', 'text-only');
     expect(await page.locator('#attach').isDisabled()).toBe(true);
     await page.selectOption('#model', 'chat');
@@ -140,6 +166,16 @@ describe.skipIf(skip)('web page conversation features (Chromium)', () => {
     await expect.poll(() => page.locator('#attachments img').count()).toBe(1);
     await page.selectOption('#model', 'text-only');
     expect(await page.locator('#attachments img').count()).toBe(0); // nothing the model cannot read is kept
+  });
+
+  it('shows the server\'s prefill progress while a long prompt is read', async () => {
+    await page.selectOption('#model', 'slow-prefill');
+    await page.fill('#prompt', 'a question with a big image');
+    await page.click('#send');
+    await expect.poll(() => page.locator('#status').textContent(), { timeout: 5000 }).toBe('Reading the prompt (500 tokens)… 1 s');
+    await expect.poll(() => page.locator('#send').isEnabled(), { timeout: 10_000 }).toBe(true);
+    expect(await page.locator('.msg.assistant .text').last().textContent()).toBe('You said: a question with a big image.');
+    expect(await page.locator('#status').textContent()).toMatch(/^prompt \d+ tokens/);
   });
 
   it('the classify view starts with the model\'s example labels and a clear status line', async () => {
