@@ -33,6 +33,8 @@ def import_diffusers():
             raise RuntimeError("cached_download is not available (offline shim)")
 
         huggingface_hub.cached_download = cached_download
+    import safetensors.torch  # noqa: F401  (diffusers uses safetensors.torch without importing it)
+
     saved = sys.modules.get("transformers")
     sys.modules["transformers"] = None
     try:

@@ -1,7 +1,7 @@
 """Converts the bench's random Llama safetensors (HF names) into a llama.cpp GGUF with the same
 weights, so llama.cpp runs exactly the model tsvlm runs.
 
-  python bench/decode/to_gguf.py DIR OUT.gguf F32|Q8_0|Q4_0
+  python bench/decode/to_gguf.py DIR OUT.gguf F32|F16|Q8_0|Q4_0
 
 llama.cpp's names (token_embd, blk.N.attn_q, ...) and its Q/K row order: HF checkpoints rotate
 halves (rotate_half), llama.cpp rotates interleaved pairs, so Q and K rows are permuted back per
@@ -19,8 +19,8 @@ cfg = json.load(open(f'{src}/config.json'))
 D, L, H, KV = cfg['hidden_size'], cfg['num_hidden_layers'], cfg['num_attention_heads'], cfg['num_key_value_heads']
 hd = cfg.get('head_dim') or D // H
 V, F = cfg['vocab_size'], cfg['intermediate_size']
-qtype = {'F32': gguf.GGMLQuantizationType.F32, 'Q8_0': gguf.GGMLQuantizationType.Q8_0, 'Q4_0': gguf.GGMLQuantizationType.Q4_0}[kind]
-ftype = {'F32': gguf.LlamaFileType.ALL_F32, 'Q8_0': gguf.LlamaFileType.MOSTLY_Q8_0, 'Q4_0': gguf.LlamaFileType.MOSTLY_Q4_0}[kind]
+qtype = {'F32': gguf.GGMLQuantizationType.F32, 'F16': gguf.GGMLQuantizationType.F16, 'Q8_0': gguf.GGMLQuantizationType.Q8_0, 'Q4_0': gguf.GGMLQuantizationType.Q4_0}[kind]
+ftype = {'F32': gguf.LlamaFileType.ALL_F32, 'F16': gguf.LlamaFileType.MOSTLY_F16, 'Q8_0': gguf.LlamaFileType.MOSTLY_Q8_0, 'Q4_0': gguf.LlamaFileType.MOSTLY_Q4_0}[kind]
 
 w = gguf.GGUFWriter(out, 'llama')
 w.add_name('tsvlm-bench-random')
@@ -72,6 +72,8 @@ with safe_open(f'{src}/model.safetensors', framework='np') as f:
             x = permute(x, KV)
         if x.ndim == 1 or qtype == gguf.GGMLQuantizationType.F32:
             w.add_tensor(gg, x)
+        elif qtype == gguf.GGMLQuantizationType.F16:
+            w.add_tensor(gg, x.astype(np.float16))
         else:
             w.add_tensor(gg, gguf.quants.quantize(x, qtype), raw_dtype=qtype)
         print(f'\r{gg}            ', end='', file=sys.stderr)

@@ -29,24 +29,10 @@ if a.threads:
     torch.set_num_threads(a.threads)
 sys.path.insert(0, a.seed_repo)
 
-# torchvision 0.28 against CPU torch 2.13: its meta registrations for the C++ nms ops fail to
-# import (the ops are never used; timm imports torchvision). Registration failures become no-ops.
-_register_fake = torch.library.register_fake
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '../../tools'))
+from torchvision_shim import tolerate_torchvision_meta_registrations  # noqa: E402
 
-
-def _tolerant_register_fake(op, *args, **kwargs):
-    inner = _register_fake(op, *args, **kwargs)
-
-    def register(fn):
-        try:
-            return inner(fn)
-        except RuntimeError:
-            return fn
-
-    return register if callable(inner) else inner
-
-
-torch.library.register_fake = _tolerant_register_fake
+tolerate_torchvision_meta_registrations()
 
 import transformers.modeling_utils as mu
 import transformers.pytorch_utils as pu

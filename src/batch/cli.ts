@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { Device } from '../api.js';
 import { loadModel } from '../index.js';
+import { progressPrinter } from '../cli/progress.js';
 import { parseShard } from './inputs.js';
 import { encoderFor, runBatch, type BatchTask } from './run.js';
 import { UsageError } from './errors.js';
@@ -69,10 +70,9 @@ export async function runBatchCli(argv: string[]): Promise<number> {
     const shard = parseShard(v.shard);
     const tty = process.stderr.isTTY === true;
     const say = v.quiet ? undefined : (s: string) => process.stderr.write(s);
-    const model = await loadModel(v.model, { device, onProgress: say && tty ? (p) => say(`\r[tsvlm] ${p.stage} ${p.done}/${p.total}\x1b[K`) : undefined });
+    const model = await loadModel(v.model, { device, onProgress: say ? progressPrinter() : undefined });
     try {
       const enc = encoderFor(model, task);
-      if (say && tty) say('\n');
       const s = await runBatch(enc, {
         inputs: v.input ?? [],
         out: v.out,

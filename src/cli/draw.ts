@@ -1,7 +1,7 @@
 // tsvlm draw: text-to-image from a Stable Diffusion 1.x / 2.x diffusers folder.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodedImage, openPipelineFolder, resolveModelRef, SCHEDULER_NAMES, StableDiffusionPipeline } from '../index.js';
+import { decodedImage, openPipelineFolder, resolveModelRef, SCHEDULER_NAMES, StableDiffusionPipeline, StableUnCLIPPipeline } from '../index.js';
 import { resolveDevice } from '../graph/session.js';
 import { checkDevice } from './commands.js';
 import { encodePng } from '../processors/image-encode.js';
@@ -9,9 +9,11 @@ import { cachedSnapshot, isRepoId } from '../hub/cache.js';
 import { DIFFUSION_OPTIONS, DiffusionUsageError, intFlag, numberFlag, progressPrinter, randomSeed, runCommand } from './diffusion-cli.js';
 
 export const DRAW_USAGE = `tsvlm draw --model SD_DIR "prompt" [options]
+tsvlm draw --model UNCLIP_DIR --image FILE ["prompt"] [options]
 
 Text-to-image with a Stable Diffusion 1.x / 2.x diffusers folder (model_index.json, unet/, vae/,
-text_encoder/, tokenizer/, scheduler/), as diffusers' StableDiffusionPipeline computes it.
+text_encoder/, tokenizer/, scheduler/), as diffusers' StableDiffusionPipeline computes it; with a
+Stable unCLIP folder, variations of a picture (its CLIP image embedding, optionally a prompt).
 
 Options:
   --negative TEXT       negative prompt (default: "")
@@ -22,6 +24,8 @@ Options:
   --size WxH | N        image size, multiples of 8 (default: the UNet's sample_size × 8)
   --out FILE.png        output file (default out.png; with --batch N: FILE-1.png, …)
   --batch N             images of the same prompt (default 1)
+  --image FILE          unCLIP: the picture to vary
+  --noise-level N       unCLIP: noise added to the image embedding, 0-999 (default 0)
   --variant fp16        prefer the *.fp16.safetensors weights
   --device cpu|webgpu|auto   --json   -q, --quiet
 `;
@@ -32,6 +36,8 @@ const options = {
   scheduler: { type: 'string' },
   size: { type: 'string' },
   batch: { type: 'string' },
+  image: { type: 'string' },
+  'noise-level': { type: 'string' },
 } as const;
 
 /** True when the command's --model is a diffusers pipeline folder (model_index.json). */
@@ -59,12 +65,14 @@ export async function runDraw(argv: string[]): Promise<number> {
   return runCommand('draw', DRAW_USAGE, argv, options, async (v, positionals, signal) => {
     const prompt = positionals.join(' ').trim();
     if (!v.model) throw new DiffusionUsageError('draw needs --model SD_DIR (a diffusers Stable Diffusion folder)');
-    if (!prompt) throw new DiffusionUsageError('draw needs a prompt: tsvlm draw --model SD_DIR "a lighthouse at dusk"');
     const dir = await resolveModelRef(v.model, { onProgress: progressPrinter(v.quiet) });
     const folder = openPipelineFolder(dir);
-    if (/UnCLIP/i.test(folder.className)) {
-      throw new DiffusionUsageError(`${v.model} is a ${folder.className} folder: it draws from image embeddings, not prompts`);
-    }
+    const unclip = /UnCLIP/i.test(folder.className);
+    if (unclip && !v.image) throw new DiffusionUsageError(`${v.model} is a ${folder.className} folder: it draws variations of a picture (--image FILE)`);
+    if (!unclip && v.image) throw new DiffusionUsageError('--image (variations of a picture) needs a Stable unCLIP folder');
+    if (!unclip && !prompt) throw new DiffusionUsageError('draw needs a prompt: tsvlm draw --model SD_DIR "a lighthouse at dusk"');
+    if (v.image && !existsSync(v.image)) throw new DiffusionUsageError(`image file ${v.image} does not exist`);
+    const noiseLevel = intFlag(v['noise-level'], 'noise-level', 0);
     const device = await resolveDevice(checkDevice(v.device));
     const guidance = numberFlag(v.guidance, 'guidance');
     const batch = intFlag(v.batch, 'batch', 1) ?? 1;
@@ -73,13 +81,24 @@ export async function runDraw(argv: string[]): Promise<number> {
     const size = parseSize(v.size);
     const onProgress = progressPrinter(v.quiet);
     const t0 = performance.now();
-    const pipe = await StableDiffusionPipeline.load(dir, { device, variant: v.variant, onProgress });
+    const common = { steps, guidanceScale: guidance, scheduler: v.scheduler, seed, ...size, signal, onProgress };
+    const pipe = unclip
+      ? await StableUnCLIPPipeline.load(dir, { device, variant: v.variant, onProgress })
+      : await StableDiffusionPipeline.load(dir, { device, variant: v.variant, onProgress });
     try {
-      const img = await pipe.generate({
-        prompt: Array(batch).fill(prompt),
-        negativePrompt: v.negative === undefined ? undefined : Array(batch).fill(v.negative),
-        steps, guidanceScale: guidance, scheduler: v.scheduler, seed, ...size, signal, onProgress,
-      });
+      let img;
+      if (pipe instanceof StableUnCLIPPipeline) {
+        const e = await pipe.embedImages([new Uint8Array(readFileSync(v.image!))]);
+        const embeds = new Float32Array(e.length * batch);
+        for (let i = 0; i < batch; i++) embeds.set(e, i * e.length);
+        img = await pipe.generate(embeds, { ...common, noiseLevel, prompt: prompt || undefined, negativePrompt: v.negative });
+      } else {
+        img = await pipe.generate({
+          ...common,
+          prompt: Array(batch).fill(prompt),
+          negativePrompt: v.negative === undefined ? undefined : Array(batch).fill(v.negative),
+        });
+      }
       const out = v.out ?? 'out.png';
       const files: string[] = [];
       for (let i = 0; i < img.batch; i++) {

@@ -1,15 +1,18 @@
 // The on-disk cache of converted weights: one safetensors file per (checkpoint, graph, dtype).
 // Written to a temp file, fsynced and renamed into place; its header carries the cache key and a
-// SHA-256 of the data section, verified on every open, so a writer killed midway (or a damaged
-// file) is never used: it is deleted and rebuilt.
+// CRC-32 of the data section (a placeholder until the last byte is written), verified on every
+// open, so a writer killed midway (or a damaged file) is never used: it is deleted and rebuilt.
+// CRC-32 rather than SHA-256: it guards against truncation and corruption, not tampering, and
+// runs ~4× faster (start-up reads the whole file: 0.55 GB for a 1B model at q4).
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DTYPE_BYTES, numel, SafetensorsFile, type DType, type TensorInfo } from '../io/safetensors.js';
 
 /** Bumped whenever the bytes a cache holds for the same inputs would change. */
-export const QUANT_VERSION = 1;
+export const QUANT_VERSION = 2;
 
 /** TSVLM_CACHE, else the platform's user cache folder + /tsvlm. */
 export function cacheRoot(): string {
@@ -43,10 +46,10 @@ export interface CacheTensor {
   shape: number[];
 }
 
-const SHA_PLACEHOLDER = '0'.repeat(64);
+const CRC_PLACEHOLDER = '--------';
 
-function headerBytes(tensors: CacheTensor[], key: string, sha: string): Buffer {
-  const header: Record<string, unknown> = { __metadata__: { tsvlm_cache_key: key, sha256: sha } };
+function headerBytes(tensors: CacheTensor[], key: string, crc: string): Buffer {
+  const header: Record<string, unknown> = { __metadata__: { tsvlm_cache_key: key, crc32: crc } };
   let off = 0;
   for (const t of tensors) {
     const n = numel(t.shape) * DTYPE_BYTES[t.dtype];
@@ -60,20 +63,22 @@ function headerBytes(tensors: CacheTensor[], key: string, sha: string): Buffer {
   return Buffer.concat([len, Buffer.from(json)]);
 }
 
-/** Hash of the data section (everything after the header) of a safetensors file. */
-function dataHash(path: string, dataStart: number): string {
+const hex8 = (c: number) => c.toString(16).padStart(8, '0');
+
+/** CRC-32 of the data section (everything after the header) of a safetensors file. */
+function dataCrc(path: string, dataStart: number): string {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
-    const h = createHash('sha256');
+    let c = 0;
     const buf = Buffer.allocUnsafe(16 * 2 ** 20);
     for (let pos = dataStart; pos < size;) {
       const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
       if (n <= 0) break;
-      h.update(n === buf.length ? buf : buf.subarray(0, n));
+      c = crc32(n === buf.length ? buf : buf.subarray(0, n), c);
       pos += n;
     }
-    return h.digest('hex');
+    return hex8(c);
   } finally {
     closeSync(fd);
   }
@@ -89,7 +94,7 @@ export function openCacheFile(path: string, key: string): SafetensorsFile | unde
     const f = SafetensorsFile.open(path);
     const meta = f.metadata;
     const dataStart = 8 + Number(readHeaderLength(path));
-    if (meta.tsvlm_cache_key === key && typeof meta.sha256 === 'string' && meta.sha256 !== SHA_PLACEHOLDER && dataHash(f.realPath, dataStart) === meta.sha256) {
+    if (meta.tsvlm_cache_key === key && typeof meta.crc32 === 'string' && meta.crc32 !== CRC_PLACEHOLDER && dataCrc(f.realPath, dataStart) === meta.crc32) {
       return f;
     }
   } catch {
@@ -140,23 +145,23 @@ export async function writeCacheFile(path: string, key: string, tensors: CacheTe
   const fd = openSync(tmp, 'w');
   let ok = false;
   try {
-    const head = headerBytes(tensors, key, SHA_PLACEHOLDER);
+    const head = headerBytes(tensors, key, CRC_PLACEHOLDER);
     writeSync(fd, head, 0, head.length, 0);
     let pos = head.length;
-    const h = createHash('sha256');
+    let crc = 0;
     for (let i = 0; i < tensors.length; i++) {
       const t = tensors[i]!;
       const want = numel(t.shape) * DTYPE_BYTES[t.dtype];
       let got = 0;
       for (const part of await produce(i)) {
-        h.update(part);
+        crc = crc32(part, crc);
         for (let o = 0; o < part.length;) o += writeSync(fd, part, o, part.length - o, pos + got + o);
         got += part.length;
       }
       if (got !== want) throw new Error(`cache writer: tensor ${t.name} produced ${got} bytes, ${want} expected`);
       pos += got;
     }
-    const final = headerBytes(tensors, key, h.digest('hex'));
+    const final = headerBytes(tensors, key, hex8(crc));
     if (final.length !== head.length) throw new Error('cache writer: header length changed');
     writeSync(fd, final, 0, final.length, 0);
     fsyncSync(fd);

@@ -24,6 +24,11 @@ Options:
   --device cpu|webgpu|auto where the models run (default cpu; auto: WebGPU when it has an adapter)
   --json                   log JSON lines ({time, level, msg, ...}) instead of text
   --dtype fp32|fp16|q8|q4  weights at run time (q8/q4: int8/int4 blocks, converted once and cached; default by size: fp32 ≤ 1.5 G parameters, q8 ≤ 3 G, q4 above)
+  --image-tokenizer DIR    SEED-LLaMA models: the SEED image tokenizer folder (reads images; its
+                           tokenizer files carry the image tokens)
+  --diffusion DIR          SEED-LLaMA models: the diffusers folder that draws their images (unCLIP
+                           for SEED v2, SD 1.x for v1); without it drawn images come back as codes
+  --max-drawn-images N     images a drawing model renders per request (default ${DEFAULT_LIMITS.maxDrawnImages})
   --queue-size N           requests waiting per model before 429 (default ${DEFAULT_LIMITS.queueSize})
   --max-tokens-cap N       largest max_tokens a client may ask for (default ${DEFAULT_LIMITS.maxTokensCap})
   --max-images N           images per request (default ${DEFAULT_LIMITS.maxImagesPerRequest})
@@ -48,6 +53,8 @@ export interface ServeArgs {
   cors?: string[];
   device?: 'cpu' | 'webgpu' | 'auto';
   dtype?: LoadOptions['dtype'];
+  imageTokenizer?: string;
+  diffusion?: string;
   limits: Partial<Limits>;
   help: boolean;
   json?: boolean;
@@ -59,6 +66,7 @@ const LIMIT_FLAGS: Record<string, keyof Limits> = {
   '--max-images': 'maxImagesPerRequest',
   '--max-image-pixels': 'maxImagePixels',
   '--max-body-bytes': 'maxBodyBytes',
+  '--max-drawn-images': 'maxDrawnImages',
 };
 
 function parseInteger(flag: string, v: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -136,6 +144,12 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
         args.device = d;
         break;
       }
+      case '--image-tokenizer':
+        args.imageTokenizer = folderOrId(take());
+        break;
+      case '--diffusion':
+        args.diffusion = folderOrId(take());
+        break;
       case '--dtype': {
         const d = take();
         if (d !== 'fp32' && d !== 'fp16' && d !== 'q8' && d !== 'q4') throw new UsageError(`--dtype expects fp32, fp16, q8 or q4 (got "${d}")`);
@@ -207,10 +221,15 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
     for (const { model } of models.splice(0)) await model.dispose().catch(() => {});
   };
   try {
+    // The renderer of drawing models (engine code: imported only when asked for).
+    const imageRenderer = args.diffusion
+      ? await (await import('../models/diffusion/image-renderer.js')).SeedImageRenderer.load(args.diffusion, { ...(device ? { device } : {}) })
+      : undefined;
+    const drawing = { ...(args.imageTokenizer ? { imageTokenizer: args.imageTokenizer } : {}), ...(imageRenderer ? { imageRenderer } : {}) };
     for (const { name, dir } of args.models) {
       log.info(`loading ${name} from ${dir} ...`, { model: name, dir });
       const t0 = Date.now();
-      const model = await load(dir, { name, ...(device ? { device } : {}), ...(args.dtype ? { dtype: args.dtype } : {}) });
+      const model = await load(dir, { name, ...(device ? { device } : {}), ...(args.dtype ? { dtype: args.dtype } : {}), ...drawing });
       models.push({ name, model, loadedAt: new Date() });
       const s = (Date.now() - t0) / 1000;
       log.info(`loaded ${name} (${model.kind}, ${model.info.modelType}) in ${s.toFixed(1)} s`, { model: name, kind: model.kind, model_type: model.info.modelType, seconds: s });

@@ -1,33 +1,16 @@
 // The web page in headless Debian Chromium (playwright-core, never a downloaded browser): upload
 // an image, ask, watch the answer stream in, stop a generation, drop and paste images, classify.
 // Screenshots go to test-artifacts/. Skipped only when /usr/bin/chromium is absent and CI is unset.
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '../../src/serve/image-codec.js';
 import { createServer, type TsvlmServer } from '../../src/serve/server.js';
 import { FakeChatModel, FakeEmbeddingModel, fakeReply, inspectImage } from '../helpers/fake-models.js';
 import { FIXTURES_ROOT } from '../helpers/fixtures.js';
+import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS as ARGS, SKIP_BROWSER as skip } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const haveChromium = existsSync(CHROMIUM);
-const skip = !haveChromium && !process.env.CI;
-if (skip) {
-  console.warn(`browser test skipped: ${CHROMIUM} is absent (install it with: apt-get install -y chromium); with CI set this fails instead`);
-}
-
-const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts');
 const IMAGES_DIR = join(FIXTURES_ROOT, 'images');
 const pngFiles = readdirSync(IMAGES_DIR)
   .filter((f) => f.endsWith('.png'))

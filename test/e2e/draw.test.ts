@@ -53,7 +53,7 @@ describe.skipIf(!haveTinySdSources || !existsSync(join(root, 'dist/cli/main.js')
     r = tsvlm(['draw', '--model', sd, 'x', '--scheduler', 'lms']);
     expect([r.code, r.err]).toEqual([1, expect.stringMatching(/scheduler "lms" is not supported/)]);
     r = tsvlm(['draw', '--model', join(FIXTURES_ROOT, 'unclip-tiny'), 'x']);
-    expect([r.code, r.err]).toEqual([2, expect.stringMatching(/StableUnCLIPImg2ImgPipeline.*image embeddings/)]);
+    expect([r.code, r.err]).toEqual([2, expect.stringMatching(/StableUnCLIPImg2ImgPipeline folder: it draws variations of a picture \(--image FILE\)/)]);
     r = tsvlm(['draw', '--model', join(FIXTURES_ROOT, 'sd-v1-tiny'), 'x']);
     expect([r.code, r.err]).toEqual([1, expect.stringMatching(/has no text_encoder\/ and tokenizer\/: pass promptEmbeds/)]);
   });
@@ -82,6 +82,18 @@ describe.skipIf(!haveTinySdSources || !existsSync(join(root, 'dist/cli/main.js')
     const r = tsvlm(['draw', '--model', 'tiny/sd', 'x', '--steps', '1', '--size', '32', '--seed', '1', '--out', f, '-q'], { HF_HUB_CACHE: cache, HF_HUB_OFFLINE: '1' });
     expect(r.code, r.err).toBe(0);
     expect(existsSync(f)).toBe(true);
+  });
+
+  it('unCLIP image variations: --image through image_encoder/, with and without a prompt', async () => {
+    const dir = assembleTinyUnclipWithText();
+    for (const [i, extra] of [[1, []], [2, ['a cat in the snow', '--noise-level', '100']]] as const) {
+      const f = join(out, `variation-${i}.png`);
+      const r = tsvlm(['draw', '--model', dir, '--image', join(FIXTURES_ROOT, 'images', 'chelsea.png'), '--steps', '2', '--seed', '5', '--out', f, '-q', ...extra]);
+      expect(r.code, r.err).toBe(0);
+      const meta = await sharp(f).metadata();
+      expect([meta.width, meta.height]).toEqual([128, 128]);
+    }
+    expect(readFileSync(join(out, 'variation-1.png')).equals(readFileSync(join(out, 'variation-2.png')))).toBe(false);
   });
 });
 

@@ -12,6 +12,7 @@ import { HovleChatModel, HovleEngine, parseHovleConfig } from '../../src/models/
 import { INTERNVL_SYSTEM_MESSAGE } from '../../src/models/hovle/prompt.js';
 import { WeightStore } from '../../src/io/checkpoint.js';
 import type { ChatMessage } from '../../src/api.js';
+import { createServer } from '../../src/serve/server.js';
 
 const root = resolve(__dirname, '../..');
 const images = join(FIXTURES_ROOT, 'images');
@@ -111,6 +112,30 @@ describe.skipIf(!have)('HoVLE chat', () => {
 
   it('rejects more image spans than images', async () => {
     await expect(pre.chat([ask('a </img> b')], { maxNewTokens: 2 }).result).rejects.toThrow(/image spans/);
+  });
+});
+
+describe.skipIf(!have)('HoVLE behind the OpenAI-compatible server', () => {
+  it('answers an image_url request; max_tiles reaches the model', async () => {
+    const model = (await loadModel(existsSync(join(work, 'hovle-tiny')) ? join(work, 'hovle-tiny') : assemble('hovle-tiny'))) as HovleChatModel;
+    const server = createServer({ models: [{ name: 'hovle', model }] });
+    const { url } = await server.listen('127.0.0.1', 0);
+    try {
+      const image = `data:image/png;base64,${readFileSync(join(images, 'chelsea.png')).toString('base64')}`;
+      const ask = (extra: Record<string, unknown>) => fetch(`${url}/v1/chat/completions`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'hovle', max_tokens: 4, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: image } }, { type: 'text', text: 'What is in the image?' }] }], ...extra }),
+      }).then(async (r) => ({ status: r.status, body: await r.json() as any }));
+      const one = await ask({ max_tiles: 1 });
+      expect(one.status, JSON.stringify(one.body)).toBe(200);
+      expect(one.body.usage.prompt_tokens).toBe(38);
+      expect(one.body.choices[0].message.role).toBe('assistant');
+      expect((await ask({})).body.usage.prompt_tokens).toBe(62);
+      expect((await ask({ max_tiles: 0 })).status).toBe(400);
+    } finally {
+      await server.close();
+      await model.dispose();
+    }
   });
 });
 

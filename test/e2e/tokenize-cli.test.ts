@@ -1,17 +1,13 @@
 // `tsvlm tokenize` end to end on the SEED fixture checkpoints (a folder holding only config.json
 // and the weights) with real image files. Needs `npm run build` (runs dist/).
 import { describe, it, expect, beforeAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { FIXTURES_ROOT } from '../helpers/fixtures.js';
+import { BUILT, IMAGES as images, tsvlm, workDir } from '../helpers/cli.js';
 import { loadModel, type ImageTokenizer } from '../../src/index.js';
 
-const root = resolve(__dirname, '../..');
-const bin = join(root, 'bin/tsvlm.js');
-const images = join(FIXTURES_ROOT, 'images');
-const work = mkdtempSync(join(tmpdir(), 'tsvlm-tokenize-'));
+const work = workDir('tsvlm-tokenize-');
 
 function weightsOnly(fixture: string): string {
   const dir = join(work, fixture);
@@ -20,14 +16,9 @@ function weightsOnly(fixture: string): string {
   return dir;
 }
 
-function tsvlm(args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
 const have = ['seed-tokenizer-tiny', 'seed-v1-tokenizer-tiny'].every((f) => existsSync(join(FIXTURES_ROOT, f, 'model.safetensors')));
 
-describe.skipIf(!have || !existsSync(join(root, 'dist/cli/main.js')))('tsvlm tokenize', () => {
+describe.skipIf(!have || !BUILT)('tsvlm tokenize', () => {
   let v2: string, v1: string;
   const files = ['chelsea.png', 'chelsea_q90.jpg', 'coffee.png', 'rgba.png'].map((f) => join(images, f));
   beforeAll(() => {

@@ -33,7 +33,7 @@ export function assembleTinySd(): string {
   return dir;
 }
 
-/** unclip-tiny with clip-text-sd2-tiny's text encoder and tokenizer added (the real unCLIP repo layout). */
+/** unclip-tiny with clip-text-sd2-tiny's text encoder and tokenizer and a tiny image encoder added (the real unCLIP repo layout). */
 export function assembleTinyUnclipWithText(): string {
   const dir = mkdtempSync(join(tmpdir(), 'tsvlm-tiny-unclip-'));
   const index = JSON.parse(readFileSync(join(UNCLIP, 'model_index.json'), 'utf8'));
@@ -42,5 +42,11 @@ export function assembleTinyUnclipWithText(): string {
   writeFileSync(join(dir, 'model_index.json'), JSON.stringify(index, null, 2));
   for (const c of ['unet', 'vae', 'scheduler', 'image_normalizer', 'image_noising_scheduler']) symlinkSync(join(UNCLIP, c), join(dir, c));
   for (const c of ['text_encoder', 'tokenizer']) symlinkSync(join(CLIP, c), join(dir, c));
+  // The image encoder of image variations (projection 64 = the tiny unCLIP embedding size).
+  const vision = join(__dirname, '../data/diffusion/clip-vision-tiny');
+  index.image_encoder = ['transformers', 'CLIPVisionModelWithProjection'];
+  index.feature_extractor = ['transformers', 'CLIPImageProcessor'];
+  writeFileSync(join(dir, 'model_index.json'), JSON.stringify(index, null, 2));
+  for (const c of ['image_encoder', 'feature_extractor']) symlinkSync(join(vision, c), join(dir, c));
   return dir;
 }

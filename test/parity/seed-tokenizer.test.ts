@@ -1,7 +1,12 @@
 // SEED tokenizer parity (v2 Blip2QformerQuantizer, v1 SEEDVisualTokenizer) against the original
 // SEED code's recorded intermediates, for every seed tokenizer fixture found: every recorded
-// tensor within the fixture's tolerance, codes exact; the same through the ImageTokenizer API.
+// tensor within the fixture's tolerance, codes exact; the same through the ImageTokenizer API;
+// and all of it again from the PyTorch checkpoints of the same weights (test/data/pt, written by
+// torch.save as the releases are: seed_quantizer.pt flat, seed_tokenizer.pth {"model": ...}).
 import { describe, it, expect, beforeAll } from 'vitest';
+import { existsSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { FIXTURES_ROOT, discoverFixtures, checkTensor, DEVICE, deviceTolerance, type Fixture, type FixtureCase } from '../helpers/fixtures.js';
 import { WeightStore } from '../../src/io/checkpoint.js';
 import { createSession, f32Tensor, i64Tensor, type ort } from '../../src/graph/session.js';
@@ -13,6 +18,28 @@ import { loadModel, type ImageTokenizer } from '../../src/index.js';
 const TYPES = ['seed_qformer_quantizer', 'seed_v1_visual_tokenizer'];
 const fixtures = discoverFixtures((cfg) => TYPES.includes(cfg?.model_type));
 if (!fixtures.length) it.skip(`no matching fixtures under ${FIXTURES_ROOT}`, () => {});
+
+/** The torch.save copy of each fixture's weights. */
+const PT_DATA = resolve(__dirname, '../data/pt');
+const PT_FILES: Record<string, string> = {
+  seed_qformer_quantizer: join(PT_DATA, 'seed-v2/seed_quantizer.pt'),
+  seed_v1_visual_tokenizer: join(PT_DATA, 'seed-v1/seed_tokenizer.pth'),
+};
+
+/** A checkpoint folder as published: the .pt/.pth file, plus config.json for the tiny head counts. */
+function ptFolder(fx: Fixture): string {
+  const pt = PT_FILES[fx.config!.model_type]!;
+  const dir = mkdtempSync(join(tmpdir(), `tsvlm-${fx.name}-pt-`));
+  symlinkSync(join(fx.dir, 'config.json'), join(dir, 'config.json'));
+  symlinkSync(pt, join(dir, pt.split('/').pop()!));
+  return dir;
+}
+
+type Source = 'safetensors' | 'pt';
+const runs: [string, Fixture, Source][] = fixtures.flatMap((f) => [
+  [`${f.name} (safetensors)`, f, 'safetensors'] as [string, Fixture, Source],
+  ...(existsSync(PT_FILES[f.config!.model_type]!) ? [[`${f.name} (${PT_FILES[f.config!.model_type]!.split('.').pop()})`, f, 'pt'] as [string, Fixture, Source]] : []),
+]);
 
 /** Tolerance of a tensor: per-tensor entry, else 'others', else the case's. */
 function tolFor(c: FixtureCase, key: string) {
@@ -31,8 +58,9 @@ function images(fx: Fixture) {
   return Array.from({ length: B }, (_, i) => ({ width: W, height: H, channels: 3 as const, data: u8.slice(i * H * W * 3, (i + 1) * H * W * 3) }));
 }
 
-describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('seed tokenizer parity %s', (_name, fx) => {
-  const store = WeightStore.open(fx.dir);
+describe.each(runs)('seed tokenizer parity %s', (_name, fx, source) => {
+  const dir = source === 'pt' ? ptFolder(fx) : fx.dir;
+  const store = source === 'pt' ? WeightStore.fromFiles([PT_FILES[fx.config!.model_type]!]) : WeightStore.open(fx.dir);
   const cfg = seedConfig(store, fx.config);
   let enc: ort.InferenceSession, dec: ort.InferenceSession;
   beforeAll(async () => {
@@ -73,7 +101,7 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('seed token
     });
 
     it(`${c.name}: ImageTokenizer from the folder`, async () => {
-      const m = await loadModel(fx.dir, { device: DEVICE });
+      const m = await loadModel(dir, { device: DEVICE });
       expect(m.kind).toBe('image-tokenizer');
       const tk = m as ImageTokenizer;
       expect(tk.codesPerImage).toBe(32);
@@ -89,4 +117,13 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('seed token
       await tk.dispose();
     });
   }
+});
+
+describe.skipIf(!existsSync(PT_FILES.seed_qformer_quantizer!))('seed tokenizer: a folder holding only seed_quantizer.pt', () => {
+  it('is recognised by the file and sized from its shapes (the tiny widths need config.json for head counts)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsvlm-seed-bare-'));
+    symlinkSync(PT_FILES.seed_qformer_quantizer!, join(dir, 'seed_quantizer.pt'));
+    // The real ViT-g (1408 = 16 × 88) needs nothing more; the tiny width 64 is not a multiple of 88.
+    await expect(loadModel(dir)).rejects.toThrow(/visual_encoder: cannot tell the number of attention heads for width 64 \(set it in config\.json\)/);
+  });
 });

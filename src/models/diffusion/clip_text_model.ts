@@ -96,25 +96,43 @@ export function buildClipTextGraph(store: WeightStore, c: ClipTextConfig, opts: 
   }
   let x = flatten2d(g.op('Add', [tok, pos]), D); // [B·L, D]
   const hidden: Value[] = [x];
-  for (let i = 0; i < c.num_hidden_layers; i++) {
-    const lp = `${p}encoder.layers.${i}`;
-    const h = layerNorm(w, x, `${lp}.layer_norm1`, c.layer_norm_eps);
-    const q = reshapeLead(linear(w, h, `${lp}.self_attn.q_proj`), bs, [D]);
-    const k = reshapeLead(linear(w, h, `${lp}.self_attn.k_proj`), bs, [D]);
-    const v = reshapeLead(linear(w, h, `${lp}.self_attn.v_proj`), bs, [D]);
-    // Causal mask only: the SD pipelines pass no attention mask, so padding positions attend too.
-    const a = g.op('MultiHeadAttention', [q, k, v, null, null, bias], { num_heads: c.num_attention_heads, unidirectional: 1 }, 'com.microsoft');
-    x = g.op('Add', [x, linear(w, flatten2d(a, D), `${lp}.self_attn.out_proj`)]);
-    const m = layerNorm(w, x, `${lp}.layer_norm2`, c.layer_norm_eps);
-    x = g.op('Add', [x, linear(w, activation(g, linear(w, m, `${lp}.mlp.fc1`), c.hidden_act), `${lp}.mlp.fc2`)]);
-    hidden.push(x);
-  }
+  // Causal mask only: the SD pipelines pass no attention mask, so padding positions attend too.
+  x = clipEncoderLayers(w, x, bs, `${p}encoder`, c, { causal: true, bias, hidden });
   const last = reshapeLead(layerNorm(w, x, `${p}final_layer_norm`, c.layer_norm_eps), bs, [D]);
   g.output(last, 'last_hidden_state', 'float32', ['batch', 'length', D]);
   const embeds = skip === 0 ? last : reshapeLead(layerNorm(w, hidden[hidden.length - 1 - skip]!, `${p}final_layer_norm`, c.layer_norm_eps), bs, [D]);
   g.output(embeds, 'prompt_embeds', 'float32', ['batch', 'length', D]);
   if (opts.hiddenStates) hidden.forEach((h, i) => g.output(reshapeLead(h, bs, [D]), `hidden_states.${i}`));
   return g;
+}
+
+/** The CLIP encoder layer sizes (text and vision towers alike). */
+export type ClipEncoderConfig = Pick<ClipTextConfig, 'hidden_size' | 'num_hidden_layers' | 'num_attention_heads' | 'hidden_act' | 'layer_norm_eps'>;
+
+/**
+ * transformers' CLIPEncoder: pre-LN layers `x += out_proj(attn(layer_norm1(x)))`,
+ * `x += fc2(act(fc1(layer_norm2(x))))`. x: [B·S, D]; bs: [B, S] int64; `bias` an additive
+ * [B, 1, S, S] mask; every layer's output is pushed to `hidden`.
+ */
+export function clipEncoderLayers(
+  w: GraphWeights, x: Value, bs: Value, prefix: string, c: ClipEncoderConfig,
+  o: { causal: boolean; bias?: Value | null; hidden?: Value[] },
+): Value {
+  const g = x.graph;
+  const D = c.hidden_size;
+  for (let i = 0; i < c.num_hidden_layers; i++) {
+    const lp = `${prefix}.layers.${i}`;
+    const h = layerNorm(w, x, `${lp}.layer_norm1`, c.layer_norm_eps);
+    const q = reshapeLead(linear(w, h, `${lp}.self_attn.q_proj`), bs, [D]);
+    const k = reshapeLead(linear(w, h, `${lp}.self_attn.k_proj`), bs, [D]);
+    const v = reshapeLead(linear(w, h, `${lp}.self_attn.v_proj`), bs, [D]);
+    const a = g.op('MultiHeadAttention', [q, k, v, null, null, o.bias ?? null], { num_heads: c.num_attention_heads, unidirectional: o.causal ? 1 : 0 }, 'com.microsoft');
+    x = g.op('Add', [x, linear(w, flatten2d(a, D), `${lp}.self_attn.out_proj`)]);
+    const m = layerNorm(w, x, `${lp}.layer_norm2`, c.layer_norm_eps);
+    x = g.op('Add', [x, linear(w, activation(g, linear(w, m, `${lp}.mlp.fc1`), c.hidden_act), `${lp}.mlp.fc2`)]);
+    o.hidden?.push(x);
+  }
+  return x;
 }
 
 /** Pooled output of transformers' CLIPTextTransformer: the row at the first eos (legacy eos id 2: argmax of the ids). */

@@ -5,7 +5,8 @@
 // truncation). Which one comes from model_index.json's pipeline class.
 import { InputError, type DecodedImage, type ImageRenderer, type ImageTokenizer, type Progress } from '../../api.js';
 import { StableDiffusionPipeline } from './pipeline_stable_diffusion.js';
-import { StableUnCLIPPipeline, type DiffusionImage, type DiffusionLoadOptions, type Embeds } from './pipeline_stable_unclip.js';
+import { StableUnCLIPPipeline } from './pipeline_stable_unclip.js';
+import type { DiffusionImage, DiffusionLoadOptions, Embeds } from './pipeline_utils.js';
 import { openPipelineFolder } from './pipeline-folder.js';
 
 export interface SeedRendererOptions extends DiffusionLoadOptions {

@@ -9,7 +9,7 @@ import { componentDir, hasComponent } from './pipeline-folder.js';
 import {
   DiffusionCore, randomSeed, repeatRows,
   type DenoiseRunOptions, type DiffusionImage, type DiffusionLoadOptions, type Embeds,
-} from './pipeline_stable_unclip.js';
+} from './pipeline_utils.js';
 import { TorchGenerator } from './torch-random.js';
 
 export interface TextToImageOptions extends DenoiseRunOptions {

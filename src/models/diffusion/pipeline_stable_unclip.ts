@@ -2,55 +2,18 @@
 // StableUnCLIPImg2ImgPipeline called with image_embeds (SEED's models/pipeline_stable_unclip_img2img.py):
 // noise-augmented embedding → class labels ([zeros; noised] with guidance), the empty-prompt text
 // embedding in both guidance halves, PNDM (the folder's scheduler), VAE decode, rounding to uint8.
-import { InputError, type Device, type Progress } from '../../api.js';
-import { AutoencoderKL } from './autoencoder_kl.js';
+// With image_encoder/: variations of a picture (its CLIP image embedding).
+import { InputError, type ImageInput } from '../../api.js';
 import { ClipTextEncoder } from './clip_text_model.js';
-import { denoise, type DenoiseCall } from './denoise.js';
-import { imageToUint8, vaeOutputToImage } from './image_processor.js';
-import { componentConfig, componentDir, hasComponent, openComponentWeights, openPipelineFolder, type PipelineFolder } from './pipeline-folder.js';
-import { createScheduler, type Scheduler } from './schedulers/index.js';
+import { ClipImageEncoder } from './clip_vision_model.js';
+import { denoise } from './denoise.js';
+import { componentConfig, componentDir, hasComponent, openComponentWeights } from './pipeline-folder.js';
+import { DiffusionCore, randomSeed, repeatRows, type DenoiseRunOptions, type DiffusionImage, type DiffusionLoadOptions, type Embeds } from './pipeline_utils.js';
 import { DDPMScheduler } from './schedulers/ddpm.js';
 import { StableUnCLIPImageNormalizer, unclipClassLabels } from './stable_unclip_image_normalizer.js';
 import { TorchGenerator } from './torch-random.js';
-import { UNet2DConditionModel } from './unet_2d_condition.js';
 
-export interface DiffusionLoadOptions {
-  device?: Device;
-  /** Weights variant preferred when present, e.g. "fp16". */
-  variant?: string;
-  onProgress?: (p: Progress) => void;
-}
-
-export interface DiffusionImage {
-  /** Final latents [B, C, h, w] (before the VAE). */
-  latents: Float32Array;
-  latentShape: [number, number, number, number];
-  /** VAE output [B, 3, H, W], roughly in [−1, 1]. */
-  decoded: Float32Array;
-  /** [B, H, W, 3] in [0, 1] (output_type "np"). */
-  imageFloat: Float32Array;
-  /** [B, H, W, 3] uint8 (output_type "pil"). */
-  pixels: Uint8Array;
-  batch: number;
-  width: number;
-  height: number;
-}
-
-export interface DenoiseRunOptions {
-  steps?: number;
-  guidanceScale?: number;
-  /** Scheduler short or class name (pndm, ddim, dpmpp2m, euler, plms); default the folder's. */
-  scheduler?: string;
-  /** Initial latents [B, 4, h, w]; drawn from `seed` / `generator` when absent. */
-  latents?: Float32Array;
-  seed?: number;
-  generator?: TorchGenerator;
-  height?: number;
-  width?: number;
-  signal?: AbortSignal;
-  onProgress?: (p: Progress) => void;
-  onCall?: (c: DenoiseCall) => void;
-}
+export type { DiffusionImage, DiffusionLoadOptions, Embeds } from './pipeline_utils.js';
 
 export interface UnclipGenerateOptions extends DenoiseRunOptions {
   negativeImageEmbeds?: Float32Array;
@@ -58,77 +21,18 @@ export interface UnclipGenerateOptions extends DenoiseRunOptions {
   noiseLevel?: number;
   /** Text embedding for both guidance halves [1 or B, 77, D]; default: "" through the folder's text encoder. */
   promptEmbeds?: Embeds;
-}
-
-/** The pieces every SD pipeline folder has: UNet, VAE, scheduler config, latent geometry. */
-export class DiffusionCore {
-  protected constructor(
-    readonly folder: PipelineFolder,
-    readonly unet: UNet2DConditionModel,
-    readonly vae: AutoencoderKL,
-    readonly schedulerConfig: Record<string, any>,
-    /** unet config sample_size (latent side) × VAE scale = default image side. */
-    readonly defaultSize: number,
-  ) {}
-
-  protected static async loadCore(dir: string, opts: DiffusionLoadOptions) {
-    const folder = openPipelineFolder(dir);
-    const say = (done: number, message: string) => opts.onProgress?.({ stage: 'load', done, total: 3, message });
-    say(0, 'unet');
-    const unet = await UNet2DConditionModel.load(componentDir(folder, 'unet'), { device: opts.device, variant: opts.variant });
-    say(1, 'vae');
-    const vae = AutoencoderKL.load(componentDir(folder, 'vae'), { device: opts.device, variant: opts.variant });
-    const schedulerConfig = componentConfig(folder, 'scheduler');
-    const sample = componentConfig(folder, 'unet').sample_size;
-    const defaultSize = (typeof sample === 'number' ? sample : Array.isArray(sample) ? sample[0] : 64) * vae.scale;
-    say(2, 'scheduler');
-    return { folder, unet, vae, schedulerConfig, defaultSize };
-  }
-
-  scheduler(kind?: string): Scheduler {
-    return createScheduler(this.schedulerConfig, kind);
-  }
-
-  /** Latent shape for an image size (multiples of the VAE scale). */
-  latentShape(batch: number, height = this.defaultSize, width = this.defaultSize): [number, number, number, number] {
-    const s = this.vae.scale;
-    if (!Number.isInteger(height) || !Number.isInteger(width) || height % s || width % s || height <= 0 || width <= 0) {
-      throw new InputError(`image size ${width}×${height} must be positive multiples of ${s}`);
-    }
-    return [batch, this.unet.config.inChannels, height / s, width / s];
-  }
-
-  /** Given latents, or torch.randn(shape, generator) as diffusers' prepare_latents draws them. */
-  protected initialLatents(shape: readonly number[], o: DenoiseRunOptions, gen: TorchGenerator): Float32Array {
-    const n = shape.reduce((a, b) => a * b, 1);
-    if (o.latents) {
-      if (o.latents.length !== n) throw new InputError(`latents have ${o.latents.length} values, [${shape}] needs ${n}`);
-      return o.latents;
-    }
-    return gen.randn(n);
-  }
-
-  /** VAE decode + VaeImageProcessor post-processing (or SEED v1's truncation). */
-  async decode(latents: Float32Array, shape: [number, number, number, number], toUint8: 'round' | 'truncate' = 'round'): Promise<DiffusionImage> {
-    const { image, shape: ishape } = await this.vae.decode(latents, shape);
-    const imageFloat = vaeOutputToImage(image, ishape);
-    return {
-      latents, latentShape: shape, decoded: image, imageFloat, pixels: imageToUint8(imageFloat, toUint8),
-      batch: ishape[0]!, height: ishape[2]!, width: ishape[3]!,
-    };
-  }
-
-  async release(): Promise<void> {
-    await this.unet.release();
-    await this.vae.release();
-  }
+  /** Or a prompt (then the other guidance half gets `negativePrompt`, default ""). */
+  prompt?: string;
+  negativePrompt?: string;
 }
 
 export class StableUnCLIPPipeline extends DiffusionCore {
+  private textEncoder?: Promise<ClipTextEncoder>;
+  private imageEncoder?: Promise<ClipImageEncoder>;
   private emptyPrompt?: Promise<Embeds>;
 
   private constructor(
-    core: { folder: PipelineFolder; unet: UNet2DConditionModel; vae: AutoencoderKL; schedulerConfig: Record<string, any>; defaultSize: number },
+    core: Awaited<ReturnType<typeof DiffusionCore['loadCore']>>,
     readonly normalizer: StableUnCLIPImageNormalizer,
     readonly noising: DDPMScheduler,
     private readonly opts: DiffusionLoadOptions,
@@ -144,20 +48,29 @@ export class StableUnCLIPPipeline extends DiffusionCore {
     return new StableUnCLIPPipeline(core, normalizer, noising, opts);
   }
 
-  /** The embedding of the empty prompt (both guidance halves in SEED's call), from the folder's text encoder. */
-  async emptyPromptEmbeds(): Promise<Embeds> {
+  /** prompt_embeds [B, 77, D] of the prompts, through the folder's text encoder. */
+  async encodePrompt(prompts: string[]): Promise<Embeds> {
     const f = this.folder;
     if (!hasComponent(f, 'text_encoder') || !hasComponent(f, 'tokenizer')) {
       throw new InputError(`${f.dir} has no text_encoder/ and tokenizer/: pass promptEmbeds (the empty-prompt embedding [1, 77, D])`);
     }
-    // One constant for every call (SEED computes it once too).
-    this.emptyPrompt ??= ClipTextEncoder.load(componentDir(f, 'tokenizer'), componentDir(f, 'text_encoder'), { variant: this.opts.variant, device: this.opts.device })
-      .then(async (enc) => {
-        const e = await enc.encode(['']);
-        await enc.release();
-        return e;
-      });
-    return this.emptyPrompt;
+    this.textEncoder ??= ClipTextEncoder.load(componentDir(f, 'tokenizer'), componentDir(f, 'text_encoder'), { variant: this.opts.variant, device: this.opts.device });
+    return (await this.textEncoder).encode(prompts);
+  }
+
+  /** The embedding of the empty prompt (both guidance halves in SEED's call), computed once. */
+  async emptyPromptEmbeds(): Promise<Embeds> {
+    return (this.emptyPrompt ??= this.encodePrompt(['']));
+  }
+
+  /** Image variations: pictures → image_embeds [B, E] through image_encoder/ + feature_extractor/. */
+  async embedImages(images: ImageInput[]): Promise<Float32Array> {
+    const f = this.folder;
+    if (!hasComponent(f, 'image_encoder')) throw new InputError(`${f.dir} has no image_encoder/ (the CLIP vision model that turns pictures into image embeddings)`);
+    this.imageEncoder ??= ClipImageEncoder.load(componentDir(f, 'image_encoder'), hasComponent(f, 'feature_extractor') ? componentDir(f, 'feature_extractor') : undefined, {
+      variant: this.opts.variant, device: this.opts.device,
+    });
+    return (await this.imageEncoder).embed(images);
   }
 
   /** image_embeds [B, E] → images (SEED ImageTokenizer.decode's pipeline call). */
@@ -167,8 +80,11 @@ export class StableUnCLIPPipeline extends DiffusionCore {
     const B = imageEmbeds.length / E;
     const guidanceScale = o.guidanceScale ?? 10;
     const gen = o.generator ?? new TorchGenerator(o.seed ?? randomSeed());
-    const prompt = o.promptEmbeds ?? (await this.emptyPromptEmbeds());
-    const promptEmbeds = repeatRows(prompt, B, 'prompt embeddings');
+    // SEED: one embedding (of "") for both halves; with a prompt, the negative prompt ("") for the other.
+    const cond = o.promptEmbeds ?? (o.prompt !== undefined ? await this.encodePrompt([o.prompt]) : await this.emptyPromptEmbeds());
+    const uncond = o.negativePrompt !== undefined ? await this.encodePrompt([o.negativePrompt]) : o.prompt !== undefined ? await this.emptyPromptEmbeds() : cond;
+    const promptEmbeds = repeatRows(cond, B, 'prompt embeddings');
+    const negativePromptEmbeds = repeatRows(uncond, B, 'negative prompt embeddings');
     // Drawn in the pipeline's order: the embedding noise (positive, then negative), then the latents.
     const classLabels = unclipClassLabels(this.normalizer, this.noising, imageEmbeds, {
       noiseLevel: o.noiseLevel ?? 0, guidance: guidanceScale > 1, negativeEmbeds: o.negativeImageEmbeds, generator: gen,
@@ -176,31 +92,14 @@ export class StableUnCLIPPipeline extends DiffusionCore {
     const shape = this.latentShape(B, o.height, o.width);
     const latents = await denoise({
       unet: this.unet, scheduler: this.scheduler(o.scheduler), steps: o.steps ?? 20,
-      latents: this.initialLatents(shape, o, gen), shape, promptEmbeds, negativePromptEmbeds: promptEmbeds,
+      latents: this.initialLatents(shape, o, gen), shape, promptEmbeds, negativePromptEmbeds,
       classLabels, guidanceScale, signal: o.signal, onProgress: o.onProgress, onCall: o.onCall,
     });
     return this.decode(latents, shape);
   }
-}
 
-/** Embeddings with their dims, e.g. CLIP prompt embeddings [B, 77, D]. */
-export interface Embeds {
-  data: Float32Array;
-  dims: number[];
-}
-
-/** [1, ...] or [B, ...] → [B, ...] data. */
-export function repeatRows(x: Embeds, B: number, what: string): Float32Array {
-  const rows = x.dims[0]!;
-  const per = x.dims.slice(1).reduce((a, b) => a * b, 1);
-  if (x.data.length !== rows * per || per === 0) throw new InputError(`${what}: ${x.data.length} values do not match dims [${x.dims}]`);
-  if (rows === B) return x.data;
-  if (rows !== 1) throw new InputError(`${what} have ${rows} rows; expected 1 or ${B}`);
-  const out = new Float32Array(per * B);
-  for (let b = 0; b < B; b++) out.set(x.data, b * per);
-  return out;
-}
-
-export function randomSeed(): number {
-  return Math.floor(Math.random() * 2 ** 32);
+  override async release(): Promise<void> {
+    for (const e of [this.textEncoder, this.imageEncoder]) if (e) await (await e).release();
+    await super.release();
+  }
 }

@@ -2,7 +2,7 @@
 // (`SEEDVisualTokenizer`) as an `ImageTokenizer`: images → 32 causal codes, codes → the
 // embedding a diffusion model consumes (v2: the unCLIP image embedding [1024]; v1: [77, 768]
 // stand-in SD-1.4 text embeddings). No text tokenizer is needed.
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import type { ImageInput, ImageTokenizer, LoadOptions, ModelInfo } from '../../api.js';
 import { InputError } from '../../api.js';
 import { CheckpointError, WeightStore } from '../../io/checkpoint.js';
@@ -129,9 +129,25 @@ export class SeedImageTokenizer implements ImageTokenizer {
 export const SEED_V2_TYPE = 'seed_qformer_quantizer';
 export const SEED_V1_TYPE = 'seed_v1_visual_tokenizer';
 
+/** PyTorch checkpoints as SEED releases them: seed_quantizer.pt (v2), *.pth (v1). */
+const TORCH_FILE = /\.(pt|pth)$/;
+
+/**
+ * The weights of a SEED folder: a Hugging Face layout (model.safetensors, pytorch_model.bin, or
+ * their index) when present, else every .pt/.pth file in name order (v1 splits its weights over
+ * causal_qformer.pth and seed_tokenizer.pth; a later file wins for a repeated name, as the
+ * reference's successive load_state_dict calls).
+ */
+export function openSeedWeights(dir: string, files: string[]): WeightStore {
+  const torchFiles = files.filter((f) => TORCH_FILE.test(f)).sort();
+  const hfLayout = files.some((f) => /^(model\.safetensors|pytorch_model\.bin)(\.index\.json)?$/.test(f));
+  if (hfLayout || !torchFiles.length) return WeightStore.open(dir);
+  return WeightStore.fromFiles(torchFiles.map((f) => join(dir, f)));
+}
+
 async function loadSeed(p: CheckpointProbe, opts: LoadOptions): Promise<SeedImageTokenizer> {
   opts.onProgress?.({ stage: 'load', done: 0, total: 1, message: `reading ${p.dir}` });
-  const store = WeightStore.open(p.dir);
+  const store = openSeedWeights(p.dir, p.files);
   opts.onProgress?.({ stage: 'load', done: 1, total: 1, message: `${store.tensors.size} tensors` });
   if (!store.has('quantize.embedding.weight')) throw new CheckpointError(`${p.dir}: the weights have no quantize.embedding.weight; not a SEED tokenizer`);
   return SeedImageTokenizer.load(p.dir, store, p.config, opts);
@@ -148,7 +164,7 @@ export const seedV2Entry: ModelEntry = {
 export const seedV1Entry: ModelEntry = {
   id: SEED_V1_TYPE,
   kind: 'image-tokenizer',
-  describe: 'SEED v1 image tokenizer: image → 32 codes → 77×768 SD text embeddings (config model_type "seed_v1_visual_tokenizer")',
-  matches: (p) => modelTypeOf(p) === SEED_V1_TYPE,
+  describe: 'SEED v1 image tokenizer: image → 32 codes → 77×768 SD text embeddings (seed_tokenizer.pth, or config model_type "seed_v1_visual_tokenizer")',
+  matches: (p) => modelTypeOf(p) === SEED_V1_TYPE || (!p.config && p.files.includes('seed_tokenizer.pth')),
   load: loadSeed,
 };

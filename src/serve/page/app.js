@@ -450,12 +450,16 @@ async function runTurn(userMessage) {
   const userBubble = addBubble('user', text, images, state.history.length);
   const bubble = addBubble('assistant', '');
   bubble.setAttribute('aria-busy', 'true');
-  const out = bubble.querySelector('.text');
+  let out = bubble.querySelector('.text');
+  let seg = ''; // text since the last drawn image (text and images show in the order they came)
   const controller = new AbortController();
   state.controller = controller;
   setBusy(true);
   setStatus('Generating…');
   let reply = '';
+  /** Images the model drew in this reply (models that draw): kept in the history with their codes. */
+  const drawn = [];
+  let drawing = null;
   let finish = null;
   let failed = null;
   let usage = null;
@@ -485,16 +489,37 @@ async function runTurn(userMessage) {
         if (c.delta && c.delta.content) {
           tFirst ??= performance.now();
           reply += c.delta.content;
-          setBubbleText(bubble, out, reply);
+          seg += c.delta.content;
+          setBubbleText(bubble, out, seg);
           bubble.scrollIntoView({ block: 'end' });
+        }
+        for (const im of (c.delta && c.delta.images) || []) {
+          drawing?.remove();
+          drawing = null;
+          addDrawnImage(bubble, im);
+          out = document.createElement('span');
+          out.className = 'text';
+          bubble.append(out);
+          seg = '';
+          if (im.type === 'image_url') drawn.push({ type: 'image_url', image_url: { url: im.image_url.url }, codes: im.codes });
+          else if (im.type === 'image_codes') drawn.push({ type: 'image_url', image_url: { url: '' }, codes: im.codes });
         }
         if (c.finish_reason) finish = c.finish_reason;
       }
       return true;
     }, (comment) => {
-      // `: progress {...}` while the server reads a long prompt (an image is many tokens).
-      if (!comment.startsWith('progress ') || reply) return;
+      // `: progress {...}` while the server reads a long prompt (an image is many tokens), and
+      // while a drawn image is denoised (a bar in the reply until the image arrives).
+      if (!comment.startsWith('progress ')) return;
       const p = JSON.parse(comment.slice(9));
+      if (p.stage === 'denoise' || p.stage === 'diffusion') {
+        drawing ??= addDrawingProgress(bubble);
+        drawing.querySelector('progress').max = p.total;
+        drawing.querySelector('progress').value = p.done;
+        setStatus(`Drawing an image: step ${p.done} of ${p.total}…`);
+        return;
+      }
+      if (reply) return;
       if (p.stage === 'prefill') {
         const secs = p.elapsedMs ? ` ${(p.elapsedMs / 1000).toFixed(0)} s` : '';
         setStatus(p.done >= p.total ? 'Generating…' : `Reading the prompt (${p.total} tokens)…${secs}`);
@@ -506,6 +531,7 @@ async function runTurn(userMessage) {
     else failed = err.message;
   } finally {
     state.controller = null;
+    drawing?.remove();
     bubble.removeAttribute('aria-busy');
     setBusy(false);
   }
@@ -534,7 +560,8 @@ async function runTurn(userMessage) {
     bubble.append(n);
     if (finish === 'stopped') setStatus('Stopped.');
   }
-  state.history.push(userMessage, { role: 'assistant', content: reply });
+  // Drawn images go back with their codes, so the next turn ("now make it blue") reads them as they were.
+  state.history.push(userMessage, { role: 'assistant', content: reply, ...(drawn.length ? { images: drawn } : {}) });
   userBubble.dataset.index = String(state.history.length - 2);
   bubble.dataset.index = String(state.history.length - 1);
   // Only the last answer offers Regenerate.
@@ -543,6 +570,48 @@ async function runTurn(userMessage) {
   addActions(bubble, 'assistant', state.history.length - 1);
   saveChat();
   $('prompt').focus();
+}
+
+/** A drawn image in a reply: the picture (opens full size), a download link, or why there is none. */
+function addDrawnImage(bubble, im) {
+  const fig = document.createElement('figure');
+  fig.className = 'drawn';
+  const n = (im.index ?? 0) + 1;
+  if (im.type === 'image_url') {
+    const a = document.createElement('a');
+    a.href = im.image_url.url;
+    a.target = '_blank';
+    a.rel = 'noopener';
+    const img = document.createElement('img');
+    img.src = im.image_url.url;
+    img.alt = `Image ${n} drawn by the model`;
+    a.append(img);
+    const cap = document.createElement('figcaption');
+    const dl = document.createElement('a');
+    dl.href = im.image_url.url;
+    dl.download = `image-${n}.png`;
+    dl.textContent = 'Download';
+    cap.append(dl);
+    fig.append(a, cap);
+  } else {
+    const cap = document.createElement('figcaption');
+    cap.textContent = im.type === 'image_error' ? `Image ${n}: ${im.error}` : `Image ${n}: drawn as codes only (the server has no renderer)`;
+    fig.append(cap);
+  }
+  bubble.append(fig);
+  bubble.scrollIntoView({ block: 'end' });
+}
+
+function addDrawingProgress(bubble) {
+  const box = document.createElement('div');
+  box.className = 'drawing';
+  const label = document.createElement('span');
+  label.textContent = 'Drawing…';
+  const bar = document.createElement('progress');
+  bar.setAttribute('aria-label', 'Drawing progress');
+  box.append(label, bar);
+  bubble.append(box);
+  return box;
 }
 
 function clearChat() {
