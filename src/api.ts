@@ -166,7 +166,7 @@ export interface ChatStream extends AsyncIterable<string> {
 export interface ChatModel {
   readonly kind: 'chat';
   readonly info: ModelInfo;
-  /** At most this many images per request (undefined = no limit of the model's own). */
+  /** At most this many images per request (undefined = no limit of the model's own; 0 = reads no images). */
   readonly maxImages?: number;
   /** True for models that write images as tokens (their streams offer `events()`). */
   readonly drawsImages?: boolean;
@@ -203,6 +203,8 @@ export interface EmbeddingModel {
   embedTexts(texts: string[]): Promise<Float32Array[]>;
   /** Zero-shot classification: labels with sigmoid probabilities, highest first. */
   classify(image: ImageInput, labels: string[]): Promise<LabelScore[]>;
+  /** Labels that fit this model, e.g. for a classification form (from the folder's tsvlm.json `example_labels`). */
+  readonly exampleLabels?: string[];
   /** Tokens these inputs amount to (for usage): each text's tokens, without padding, plus each image's patch tokens. */
   countTokens?(texts: string[], images: number): number;
   dispose(): Promise<void>;

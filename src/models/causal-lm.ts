@@ -72,6 +72,8 @@ export function idsGeneration(lm: DecoderLM, state: SeqState, firstLogits: Float
 
 export class DecoderChatModel implements ChatModel {
   readonly kind = 'chat' as const;
+  /** Text only. */
+  readonly maxImages: number = 0;
 
   private constructor(
     readonly info: ModelInfo,

@@ -11,7 +11,8 @@ import { createSession, f32Tensor, i64Tensor, type ort } from '../graph/session.
 import { loadTokenizer, type Tokenizer } from '../tokenizers/index.js';
 import { decodeImage } from '../processors/image.js';
 import { siglipPixels, siglipPreprocessConfig, type SiglipPreprocessConfig } from '../processors/vision.js';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { modelTypeOf, openHfCheckpoint, type ModelEntry } from './entry.js';
 
 export interface SiglipTowerConfig {
@@ -221,8 +222,20 @@ export interface SiglipLoadOptions extends LoadOptions {
   imageBatch?: number;
 }
 
+/** `example_labels` of the folder's tsvlm.json (tsvlm's own settings next to the HF files), if any. */
+function exampleLabels(dir: string): string[] | undefined {
+  const f = join(dir, 'tsvlm.json');
+  if (!existsSync(f)) return undefined;
+  const v = (JSON.parse(readFileSync(f, 'utf8')) as { example_labels?: unknown }).example_labels;
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && x.trim())) throw new CheckpointError(`${f}: example_labels must be a list of non-empty strings`);
+  return v;
+}
+
 export class SiglipEmbeddingModel implements EmbeddingModel {
   readonly kind = 'embedding' as const;
+  /** From the folder's tsvlm.json `example_labels` (a model's own vocabulary, for forms and demos). */
+  exampleLabels?: string[];
 
   private constructor(
     readonly info: ModelInfo,
@@ -256,8 +269,11 @@ export class SiglipEmbeddingModel implements EmbeddingModel {
     const textLength = Number.isInteger(maxLen) && maxLen > 0 && maxLen <= cfg.text.max_position_embeddings ? maxLen : Math.min(64, cfg.text.max_position_embeddings);
     const padId = tok.padTokenId ?? cfg.text.pad_token_id ?? 1;
     const info: ModelInfo = { modelType: 'siglip', name: opts.name ?? basename(folder.dir), dir: folder.dir, device: opts.device ?? 'cpu', contextLength: textLength };
-    return new SiglipEmbeddingModel(info, cfg, vision, text, tok, siglipPreprocessConfig(folder.preprocessorConfig, cfg.vision.image_size),
+    const model = new SiglipEmbeddingModel(info, cfg, vision, text, tok, siglipPreprocessConfig(folder.preprocessorConfig, cfg.vision.image_size),
       store.readFloat32('logit_scale')[0]!, store.readFloat32('logit_bias')[0]!, textLength, padId, opts.imageBatch ?? 8);
+    const labels = exampleLabels(folder.dir);
+    if (labels) model.exampleLabels = labels;
+    return model;
   }
 
   /** Token ids truncated (eos kept) and padded to the model's text length, as padding="max_length". */

@@ -106,7 +106,8 @@ export async function handleChat(raw: Request, ctx: ServeContext): Promise<Respo
   const model = entry.model;
   const maxImages = Math.min(ctx.limits.maxImagesPerRequest, model.maxImages ?? Infinity);
   if (req.images.length > maxImages) {
-    throw badRequest(`the request has ${req.images.length} images; at most ${maxImages} are allowed`, 'messages', 'too_many_images');
+    const why = model.maxImages === 0 ? `model "${entry.name}" reads text only (no images)` : `at most ${maxImages} are allowed`;
+    throw badRequest(`the request has ${req.images.length} images; ${why}`, 'messages', 'too_many_images');
   }
   checkChatChars(model, req.messages, ctx.limits);
   const job = ctx.begin(raw.signal);

@@ -153,8 +153,9 @@ export function createServer(opts: ServerOptions): TsvlmServer {
       kind: model.kind,
       model_type: model.info.modelType,
       context_length: model.info.contextLength ?? null,
-      ...(model.kind === 'embedding' ? { dimensions: model.dimensions } : {}),
-      ...(model.kind === 'chat' ? { max_images: Math.min(limits.maxImagesPerRequest, model.maxImages ?? Infinity), draws_images: model.drawsImages === true, renders_images: model.rendersImages === true } : {}),
+      ...(model.kind === 'embedding' ? { dimensions: model.dimensions, example_labels: model.exampleLabels ?? null } : {}),
+      // vision: whether the model reads images (max_images 0: text only).
+      ...(model.kind === 'chat' ? { vision: model.maxImages !== 0, max_images: Math.min(limits.maxImagesPerRequest, model.maxImages ?? Infinity), draws_images: model.drawsImages === true, renders_images: model.rendersImages === true } : {}),
       ...(model.kind === 'image-tokenizer' ? { codes_per_image: model.codesPerImage, codebook_size: model.codebookSize, embedding_shape: model.embeddingShape } : {}),
       busy: queue.busy,
       waiting: queue.waitingCount,

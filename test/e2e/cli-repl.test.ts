@@ -44,7 +44,7 @@ describe.skipIf(!BUILT || !haveFixtures('sail-tiny'))('tsvlm chat REPL', () => {
     await c.until('the answer to start', () => c.io.out.length > 40);
     c.p.kill('SIGINT');
     const took = await c.until('the prompt after [stopped]', () => /\[stopped\]\n> $/.test(c.io.err), 10_000);
-    expect(took).toBeLessThan(3000);
+    expect(took).toBeLessThan(5000); // the whole answer takes ~25 s
     const len = c.io.out.length;
     await new Promise((r) => setTimeout(r, 400));
     expect(c.io.out.length).toBe(len); // nothing more is printed for the stopped answer

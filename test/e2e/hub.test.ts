@@ -134,5 +134,17 @@ describe.skipIf(!haveFixtures('llama-tiny'))('Hugging Face repo ids', () => {
       const bad = await run(['pull', 'not a repo'], env);
       expect(bad.code).toBe(2);
     });
+
+    it('built-in names work wherever a folder does (--model, serve --model NAME=…)', async () => {
+      const r = await run(['classify', '--model', 'siglip-scenes', '--image', join(ROOT, 'examples/scene.png'), '--label', 'a red circle', '--json', '-q'], {});
+      expect(r.code, r.err).toBe(0);
+      expect(JSON.parse(r.out).model).toBe('siglip-scenes');
+      const { parseServeArgs } = await import('../../src/serve/cli.js');
+      expect(parseServeArgs(['--model', 'sail-scenes', '--model', 'emb=siglip-scenes', '--model', 'test-org/llama-tiny'], {}).models).toEqual([
+        { name: 'sail-scenes', dir: 'sail-scenes' },
+        { name: 'emb', dir: 'siglip-scenes' },
+        { name: 'llama-tiny', dir: 'test-org/llama-tiny' },
+      ]);
+    });
   });
 });

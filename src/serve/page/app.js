@@ -1,6 +1,8 @@
 // tsvlm web page: chat with streamed replies and images (chat models), zero-shot classification
 // (embedding models). Plain JS against this server's /v1 API; nothing is loaded from elsewhere.
 
+import { renderMarkdown } from './markdown.js';
+
 const $ = (id) => document.getElementById(id);
 const ACCEPTED = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
 
@@ -136,6 +138,22 @@ function selectModel(id) {
   $('model-kind').textContent = state.model ? `${kind}${state.model.model_type ? ` · ${state.model.model_type}` : ''}` : '';
   $('chat-view').hidden = kind !== 'chat';
   $('classify-view').hidden = kind !== 'embedding';
+  setStatus(''); // the other view's status line does not belong here
+  // A text-only model (vision false in /v1/models) takes no images.
+  const vision = kind === 'chat' && state.model.vision !== false;
+  $('attach').disabled = !vision;
+  $('attach').title = vision ? '' : `${state.model?.id ?? 'this model'} reads text only`;
+  if (!vision && state.attachments.length) {
+    state.attachments = [];
+    renderAttachments();
+  }
+  if (kind === 'embedding') {
+    // Labels that fit the model (its example_labels) unless the user typed their own.
+    const ex = state.model.example_labels;
+    if (ex && ex.length && !$('labels').dataset.edited) $('labels').value = ex.join(', ');
+    else if (!$('labels').dataset.edited) $('labels').value = $('labels').defaultValue;
+    $('scores').replaceChildren();
+  }
   if (kind === 'chat') {
     const cap = state.health?.limits?.max_tokens_cap;
     if (cap) $('max-tokens').max = String(cap);
@@ -170,6 +188,10 @@ function renderAttachments() {
 }
 
 async function addAttachments(files) {
+  if (state.model?.vision === false) {
+    if (imageFiles(files).length) showError(`${state.model.id} reads text only: it cannot take images.`);
+    return;
+  }
   const max = state.model?.max_images ?? state.health?.limits?.max_images_per_request ?? 8;
   for (const file of imageFiles(files)) {
     if (state.attachments.length >= max) {
@@ -185,16 +207,38 @@ async function addAttachments(files) {
   renderAttachments();
 }
 
-function addBubble(role, text, images = []) {
+/** The text and images of an OpenAI message. */
+function partsOf(message) {
+  if (typeof message.content === 'string') return { text: message.content, images: [] };
+  return {
+    text: message.content.filter((p) => p.type === 'text').map((p) => p.text).join('\n'),
+    images: message.content.filter((p) => p.type === 'image_url').map((p) => p.image_url.url),
+  };
+}
+
+function actionButton(label, title, onClick) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = 'act';
+  b.textContent = label;
+  b.title = title;
+  b.setAttribute('aria-label', title);
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+/** A message bubble; assistant text is rendered as Markdown (DOM nodes only, no HTML from the model). */
+function addBubble(role, text, images = [], index = -1) {
   $('empty-hint')?.remove();
   const div = document.createElement('div');
   div.className = `msg ${role}`;
+  if (index >= 0) div.dataset.index = String(index);
   const who = document.createElement('span');
   who.className = 'who';
   who.textContent = role === 'user' ? 'You' : state.model?.id || 'Assistant';
-  const body = document.createElement('span');
+  const body = document.createElement(role === 'assistant' ? 'div' : 'span');
   body.className = 'text';
-  body.textContent = text;
+  setBubbleText(div, body, text);
   div.append(who, body);
   images.forEach((src, i) => {
     const img = document.createElement('img');
@@ -202,10 +246,94 @@ function addBubble(role, text, images = []) {
     img.alt = `Image ${i + 1} sent with this message`;
     div.append(img);
   });
+  const actions = document.createElement('span');
+  actions.className = 'msg-actions';
+  div.append(actions);
   $('messages').append(div);
   div.scrollIntoView({ block: 'end' });
   return div;
 }
+
+function setBubbleText(div, body, text) {
+  if (div.classList.contains('assistant')) body.replaceChildren(renderMarkdown(text));
+  else body.textContent = text;
+  body.dataset.raw = text;
+}
+
+/** Copy on every answer, Regenerate on the last one, Edit on every question. */
+function addActions(div, role, index) {
+  const actions = div.querySelector('.msg-actions');
+  actions.replaceChildren();
+  if (role === 'assistant') {
+    actions.append(actionButton('Copy', 'Copy this answer', async () => {
+      const text = div.querySelector('.text').dataset.raw || '';
+      try {
+        await navigator.clipboard.writeText(text);
+        setStatus('Copied.');
+      } catch {
+        setStatus('The browser did not allow copying.');
+      }
+    }));
+    if (index === state.history.length - 1) actions.append(actionButton('Regenerate', 'Ask again for this answer', regenerate));
+  } else if (index >= 0) {
+    actions.append(actionButton('Edit', 'Edit this question and send it again', () => editFrom(index)));
+  }
+}
+
+/** Redraws the conversation from state.history. */
+function renderMessages() {
+  $('messages').replaceChildren();
+  if (!state.history.length) {
+    const hint = document.createElement('p');
+    hint.className = 'hint';
+    hint.id = 'empty-hint';
+    hint.textContent = 'Ask a question. Add images with the button, by pasting, or by dropping them here.';
+    $('messages').append(hint);
+  }
+  state.history.forEach((m, i) => {
+    if (m.role === 'system') return;
+    const { text, images } = partsOf(m);
+    addActions(addBubble(m.role, text, images, i), m.role, i);
+  });
+}
+
+// ---------- saved conversation (local storage) ----------
+
+const SAVE_KEY = 'tsvlm-chat';
+
+function saveChat() {
+  const data = { model: state.model?.id, system: $('system').value, history: state.history };
+  try {
+    localStorage.setItem(SAVE_KEY, JSON.stringify(data));
+  } catch {
+    // Over the storage quota (images): keep the text, drop the pictures.
+    const slim = state.history.map((m) => (typeof m.content === 'string' ? m : { ...m, content: partsOf(m).text }));
+    try {
+      localStorage.setItem(SAVE_KEY, JSON.stringify({ ...data, history: slim }));
+    } catch {
+      // storage unavailable
+    }
+  }
+}
+
+function restoreChat() {
+  let saved;
+  try {
+    saved = JSON.parse(localStorage.getItem(SAVE_KEY) || 'null');
+  } catch {
+    saved = null;
+  }
+  if (!saved || !Array.isArray(saved.history)) return;
+  if (typeof saved.system === 'string') $('system').value = saved.system;
+  if (saved.model && state.models.some((m) => m.id === saved.model && m.kind === 'chat')) {
+    $('model').value = saved.model;
+    selectModel(saved.model);
+  }
+  state.history = saved.history;
+  renderMessages();
+}
+
+// ---------- sending ----------
 
 function setBusy(busy) {
   $('send').disabled = busy;
@@ -215,16 +343,26 @@ function setBusy(busy) {
 
 function samplingOptions() {
   const num = (id) => {
-    const v = Number($(id).value);
+    const raw = $(id).value.trim();
+    if (raw === '') return undefined;
+    const v = Number(raw);
     return Number.isFinite(v) ? v : undefined;
   };
   const opts = {};
   const t = num('temperature');
   const p = num('top-p');
   const m = num('max-tokens');
+  const k = num('top-k');
+  const minP = num('min-p');
+  const seed = num('seed');
+  const rp = num('repetition-penalty');
   if (t !== undefined) opts.temperature = t;
   if (p !== undefined && p > 0 && p < 1) opts.top_p = p;
   if (m !== undefined && m >= 1) opts.max_tokens = Math.floor(m);
+  if (k !== undefined && k > 0) opts.top_k = Math.floor(k);
+  if (minP !== undefined && minP > 0) opts.min_p = minP;
+  if (seed !== undefined) opts.seed = Math.floor(seed);
+  if (rp !== undefined && rp > 0 && rp !== 1) opts.repetition_penalty = rp;
   return opts;
 }
 
@@ -252,6 +390,17 @@ async function readSse(body, onData, onComment = () => {}) {
   }
 }
 
+const rate = (n, secs) => (secs > 0 ? `${(n / secs).toFixed(1)} tok/s` : '—');
+
+/** "prompt N tokens in A s (X tok/s) · answer M tokens in B s (Y tok/s)", measured on this page. */
+function speedText(usage, t0, tFirst, tEnd) {
+  if (!usage) return '';
+  const prefill = ((tFirst ?? tEnd) - t0) / 1000;
+  const decode = tFirst ? (tEnd - tFirst) / 1000 : 0;
+  const after = Math.max(0, usage.completion_tokens - 1); // the first token comes with the prompt
+  return `prompt ${usage.prompt_tokens} tokens in ${prefill.toFixed(1)} s (${rate(usage.prompt_tokens, prefill)}) · answer ${usage.completion_tokens} tokens in ${decode.toFixed(1)} s (${rate(after, decode)})`;
+}
+
 async function send() {
   if (state.controller || !state.model) return;
   const text = $('prompt').value.trim();
@@ -259,17 +408,46 @@ async function send() {
     $('prompt').focus();
     return;
   }
-  showError('');
   const images = state.attachments.map((a) => a.dataUrl);
   const content = images.length
     ? [...(text ? [{ type: 'text', text }] : []), ...images.map((url) => ({ type: 'image_url', image_url: { url } }))]
     : text;
-  const userMessage = { role: 'user', content };
-  addBubble('user', text, images);
   $('prompt').value = '';
   state.attachments = [];
   renderAttachments();
+  await runTurn({ role: 'user', content });
+}
 
+/** Asks for the answer to the last question again. */
+function regenerate() {
+  if (state.controller) return;
+  const last = state.history.length - 1;
+  if (last < 1 || state.history[last].role !== 'assistant') return;
+  const question = state.history[last - 1];
+  state.history = state.history.slice(0, last - 1);
+  renderMessages();
+  runTurn(question);
+}
+
+/** Puts question `index` back in the composer and drops it and everything after. */
+function editFrom(index) {
+  if (state.controller) return;
+  const { text, images } = partsOf(state.history[index]);
+  state.history = state.history.slice(0, index);
+  saveChat();
+  renderMessages();
+  $('prompt').value = text;
+  state.attachments = images.map((dataUrl, i) => ({ dataUrl, name: `image ${i + 1}` }));
+  renderAttachments();
+  setStatus('Edit the question and send it again.');
+  $('prompt').focus();
+}
+
+/** Sends one question with the conversation so far and streams the answer into a new bubble. */
+async function runTurn(userMessage) {
+  showError('');
+  const { text, images } = partsOf(userMessage);
+  const userBubble = addBubble('user', text, images, state.history.length);
   const bubble = addBubble('assistant', '');
   bubble.setAttribute('aria-busy', 'true');
   let out = bubble.querySelector('.text');
@@ -284,14 +462,17 @@ async function send() {
   let drawing = null;
   let finish = null;
   let failed = null;
+  let usage = null;
   const t0 = performance.now();
+  let tFirst = null;
+  const system = $('system').value.trim();
   try {
     const res = await fetch('/v1/chat/completions', {
       method: 'POST',
       headers: headers(),
       body: JSON.stringify({
         model: state.model.id,
-        messages: [...state.history, userMessage],
+        messages: [...(system ? [{ role: 'system', content: system }] : []), ...state.history, userMessage],
         stream: true,
         stream_options: { include_usage: true },
         ...samplingOptions(),
@@ -299,7 +480,6 @@ async function send() {
       signal: controller.signal,
     });
     if (!res.ok) throw new Error(await errorText(res));
-    let usage = null;
     await readSse(res.body, (data) => {
       if (data === '[DONE]') return false;
       const chunk = JSON.parse(data);
@@ -307,9 +487,10 @@ async function send() {
       if (chunk.usage) usage = chunk.usage;
       for (const c of chunk.choices || []) {
         if (c.delta && c.delta.content) {
+          tFirst ??= performance.now();
           reply += c.delta.content;
           seg += c.delta.content;
-          out.textContent = seg;
+          setBubbleText(bubble, out, seg);
           bubble.scrollIntoView({ block: 'end' });
         }
         for (const im of (c.delta && c.delta.images) || []) {
@@ -344,8 +525,7 @@ async function send() {
         setStatus(p.done >= p.total ? 'Generating…' : `Reading the prompt (${p.total} tokens)…${secs}`);
       }
     });
-    const secs = (performance.now() - t0) / 1000;
-    setStatus(usage ? `${usage.completion_tokens} tokens in ${secs.toFixed(1)} s (prompt ${usage.prompt_tokens} tokens)` : '');
+    setStatus(speedText(usage, t0, tFirst, performance.now()));
   } catch (err) {
     if (err.name === 'AbortError') finish = 'stopped';
     else failed = err.message;
@@ -356,12 +536,21 @@ async function send() {
     setBusy(false);
   }
   if (failed) {
+    // The turn stays visible, marked as failed, with a retry; it is not part of the conversation.
     showError(failed);
     setStatus('');
-    if (!reply && !drawn.length) {
-      bubble.remove(); // the failed turn is not kept in the history
-      return;
-    }
+    userBubble.classList.add('failed');
+    bubble.classList.add('failed');
+    const note = document.createElement('span');
+    note.className = 'note';
+    note.textContent = `(failed: ${failed})`;
+    bubble.append(note);
+    bubble.querySelector('.msg-actions').append(actionButton('Retry', 'Send this question again', () => {
+      userBubble.remove();
+      bubble.remove();
+      runTurn(userMessage);
+    }));
+    return;
   }
   const note = finish === 'length' ? 'stopped at the token limit' : finish === 'stopped' ? 'stopped' : '';
   if (note) {
@@ -373,6 +562,13 @@ async function send() {
   }
   // Drawn images go back with their codes, so the next turn ("now make it blue") reads them as they were.
   state.history.push(userMessage, { role: 'assistant', content: reply, ...(drawn.length ? { images: drawn } : {}) });
+  userBubble.dataset.index = String(state.history.length - 2);
+  bubble.dataset.index = String(state.history.length - 1);
+  // Only the last answer offers Regenerate.
+  for (const b of document.querySelectorAll('.msg.assistant .act')) if (b.textContent === 'Regenerate') b.remove();
+  addActions(userBubble, 'user', state.history.length - 2);
+  addActions(bubble, 'assistant', state.history.length - 1);
+  saveChat();
   $('prompt').focus();
 }
 
@@ -423,11 +619,8 @@ function clearChat() {
   state.history = [];
   state.attachments = [];
   renderAttachments();
-  const hint = document.createElement('p');
-  hint.className = 'hint';
-  hint.id = 'empty-hint';
-  hint.textContent = 'Ask a question. Add images with the button, by pasting, or by dropping them here.';
-  $('messages').replaceChildren(hint);
+  renderMessages();
+  saveChat();
   showError('');
   setStatus('');
   $('prompt').focus();
@@ -547,6 +740,8 @@ function wire() {
   });
   dropTarget($('chat-view'), addAttachments);
 
+  $('labels').addEventListener('input', () => ($('labels').dataset.edited = '1'));
+  $('system').addEventListener('change', saveChat);
   $('classify-form').addEventListener('submit', (e) => {
     e.preventDefault();
     classify();
@@ -583,6 +778,7 @@ async function init() {
   }
   if (state.health?.auth) $('key-field').hidden = false;
   await loadModels();
+  restoreChat();
 }
 
 init();
