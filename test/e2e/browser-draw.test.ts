@@ -7,23 +7,15 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, type ChatModel, type DecodedImage, type ImageRenderer, type ImageTokenizer } from '../../src/index.js';
+import { loadModel, type ChatModel, type DecodedImage, type ImageRenderer } from '../../src/index.js';
 import { createServer, type TsvlmServer } from '../../src/serve/server.js';
+import { standInImageTokenizer } from '../helpers/fake-models.js';
 import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, SKIP_BROWSER } from '../helpers/chromium.js';
 
 const MODEL = resolve(import.meta.dirname, '../../test/data/seed-llama-scripted');
 const CODES = Array.from({ length: 32 }, (_, i) => i);
 
-const imageTokenizer: ImageTokenizer = {
-  kind: 'image-tokenizer',
-  info: { modelType: 'seed_tokenizer', name: 'stand-in', dir: MODEL, device: 'cpu' },
-  codesPerImage: 32,
-  codebookSize: 64,
-  embeddingShape: [32],
-  async encode(images) { return images.map(() => CODES); },
-  async decode(codes) { return codes.map((c) => Float32Array.from(c)); },
-  async dispose() {},
-};
+const imageTokenizer = standInImageTokenizer(MODEL, CODES);
 /** 64×64 image: column band k has gray level 8 × code k; 5 denoising steps of 150 ms. */
 const renderer: ImageRenderer = {
   async render(embs, o) {

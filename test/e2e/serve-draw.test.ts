@@ -7,23 +7,15 @@ import OpenAI from 'openai';
 import sharp from 'sharp';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, type ChatModel, type DecodedImage, type ImageRenderer, type ImageTokenizer } from '../../src/index.js';
+import { loadModel, type ChatModel, type DecodedImage, type ImageRenderer } from '../../src/index.js';
 import { createServer, type TsvlmServer } from '../../src/serve/server.js';
+import { standInImageTokenizer } from '../helpers/fake-models.js';
 
 const root = resolve(__dirname, '../..');
 const MODEL = join(root, 'test/data/seed-llama-scripted');
 const CODES = Array.from({ length: 32 }, (_, i) => i);
 
-const imageTokenizer: ImageTokenizer = {
-  kind: 'image-tokenizer',
-  info: { modelType: 'seed_tokenizer', name: 'stand-in', dir: MODEL, device: 'cpu' },
-  codesPerImage: 32,
-  codebookSize: 64,
-  embeddingShape: [32],
-  async encode(images) { return images.map(() => CODES.map((c) => 63 - c)); },
-  async decode(codes) { return codes.map((c) => Float32Array.from(c)); },
-  async dispose() {},
-};
+const imageTokenizer = standInImageTokenizer(MODEL, CODES.map((c) => 63 - c));
 /** 4×8 gray image: pixel k = 8 × code k (the codes made visible). */
 const renderer: ImageRenderer = {
   async render(embs, o) {

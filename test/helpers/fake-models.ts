@@ -388,3 +388,21 @@ export class FakeImageTokenizer implements ImageTokenizer {
 
   async dispose(): Promise<void> {}
 }
+
+/**
+ * A stand-in SEED image tokenizer (32 codes of 64) for tests of models that draw: every image
+ * encodes to `codes`; decode returns the codes as floats (observable in a stand-in renderer). `dir`
+ * is where its tokenizer files are looked for (a folder whose tokenizer has the image tokens).
+ */
+export function standInImageTokenizer(dir: string, codes: number[]): import('../../src/api.js').ImageTokenizer {
+  return {
+    kind: 'image-tokenizer',
+    info: { modelType: 'seed_tokenizer', name: 'stand-in', dir, device: 'cpu' },
+    codesPerImage: 32,
+    codebookSize: 64,
+    embeddingShape: [32],
+    async encode(images) { return images.map(() => codes); },
+    async decode(list) { return list.map((c) => Float32Array.from(c)); },
+    async dispose() {},
+  };
+}
