@@ -128,12 +128,20 @@ console.error(`5 render (tiny unCLIP, 20 steps): ${fmt(ren.s, 3)} s → ${ren.ou
 const ttft = await timed(() => model.chat([{ role: 'user', content: [{ type: 'image', image: photo }, { type: 'text', text: question }] }], { maxNewTokens: 1 }).result);
 const maxRssGiB = process.resourceUsage().maxRSS / 2 ** 20;
 
+// The tsvlm model is released before the peer runs (its RSS is the peer's alone).
+await model.dispose();
+await renderer.dispose?.();
+
 // ---- peer: transformers LlamaForCausalLM, same weights and ids ----
 let peer;
 if ((args.peer ?? 'torch') === 'torch' && findPython()) {
   console.error('peer: transformers LlamaForCausalLM ...');
-  const out = execFileSync(python, [join(here, 'torch_llm.py'), llamaDir, JSON.stringify(prompt), JSON.stringify(span), String(WARM), String(RUNS)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  peer = JSON.parse(out.trim().split('\n').pop());
+  try {
+    const out = execFileSync(python, [join(here, 'torch_llm.py'), llamaDir, JSON.stringify(prompt), JSON.stringify(span), String(WARM), String(RUNS)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    peer = JSON.parse(out.trim().split('\n').pop());
+  } catch (e) {
+    console.error(`peer failed: ${e.message.split('\n')[0]}`);
+  }
 }
 
 // ---- report ----
@@ -160,5 +168,3 @@ if (peer) {
   console.log(`peer transformers ${peer.version} LlamaForCausalLM (torch ${peer.torch}, ${peer.threads} threads): prefill ${fmt(peer.prefill_s)} s, 33 steps ${fmt(peer.draw_s)} s, peak RSS ${fmt(peer.peak_rss_gib, 2)} GiB`);
   console.log(`tsvlm / transformers speed: prefill ${fmt(peer.prefill_s / pre.s, 2)}×, 33 decode steps ${fmt(peer.draw_s / drawS, 2)}×, LLM part ${fmt((peer.prefill_s + peer.draw_s) / (pre.s + drawS), 2)}×; first token equal: ${peer.first === pre.out.first}`);
 } else console.log('peer: not measured');
-await model.dispose();
-await renderer.dispose?.();

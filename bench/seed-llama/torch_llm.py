@@ -2,8 +2,14 @@
 safetensors), CPU fp32, 2 threads: prefill of the given prompt ids, then the given 33 span ids
 one by one with the KV cache. Prints one JSON line.
   python torch_llm.py LLAMA_DIR PROMPT_IDS_JSON SPAN_IDS_JSON WARMUP RUNS"""
-import json, resource, sys, time
-import torch, transformers
+import json, os, resource, sys, time
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '../../tools'))
+from torchvision_shim import tolerate_torchvision_meta_registrations  # noqa: E402
+
+tolerate_torchvision_meta_registrations()
+import transformers  # noqa: E402
 from transformers import LlamaForCausalLM
 
 torch.set_num_threads(2)
