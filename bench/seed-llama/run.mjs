@@ -19,20 +19,22 @@
 //   flock /work/bench.lock npm run bench:seed-llama -- [--layers 16] [--runs 1] [--peer torch|none]
 // Needs /work/venv (or TSVLM_PYTHON) with torch + tokenizers + the SEED checkout (see bench/seed-tokenizer).
 //
-// Measured (2-core CPU VM, 1 timed run after 1 warm-up, see /work/notes/issue-13-bench.md):
-//   run 1, 2026-12-02, load average ~4 on 2 cores (other benches running: noisy), 16 of 16 layers:
+// Measured (2-core AMD EPYC VM, fp32, 1 timed run after 1 warm-up, 16 of 16 layers; details and the
+// loaded run 1 in /work/notes/issue-13-bench.md). Run 2, 2026-12-02 06:44 UTC, load average ~2:
 //   stage                                              seconds  share (tiny unCLIP) | (real UNet extrap.)
-//   1 encode photo → 32 codes (SEED v2, ViT-g 39 l)      6.80    30.3 %            |  0.3 %
-//   2 LLM prefill, 50 tokens → 1st token                 2.15     9.6 %            |  0.1 %
-//   3 LLM writes the image: 33 decode steps (270 ms)     8.92    39.8 %            |  0.4 %
-//   4 codes → 1024-d embedding (SEED decoder)            0.05     0.2 %            |  0.0 %
-//   5 render: tiny unCLIP measured / real extrapolated   4.53    20.2 %            | 1973.9 s, 99.1 %
-//   time to first finished image                        22.4 s (tiny)             | ~1992 s (real UNet)
-//   time to first text token: encode + prefill 8.9 s; end to end chat() (photo in, 1 new token) 5.2 s
-//   (same work, measured after the stages: the spread is the machine's load)
-//   load LLaMA + SEED 30.0 s; peak RSS 7.67 GiB (LLaMA 3.3 GiB + SEED 4.3 GiB fp32 + tiny unCLIP)
+//   1 encode photo → 32 codes (SEED v2, ViT-g 39 l)      1.63    25.7 %            |  0.1 %
+//   2 LLM prefill, 50 tokens → 1st token                 0.35     5.5 %            |  0.0 %
+//   3 LLM writes the image: 33 decode steps (84 ms)      2.77    43.7 %            |  0.1 %
+//   4 codes → 1024-d embedding (SEED decoder)            0.02     0.3 %            |  0.0 %
+//   5 render: tiny unCLIP measured / real extrapolated   1.57    24.7 %            | 1973.9 s, 99.8 %
+//   time to first finished image                         6.3 s (tiny)             | ~1979 s (real UNet)
+//     shares with the tiny unCLIP: LLM 49 %, tokenizer 26 %, diffusion 25 %
+//   time to first text token: encode + prefill 1.98 s; end to end chat() (photo in, 1 new token) 1.87 s
+//   load LLaMA + SEED 24.3 s; peak RSS 7.67 GiB (LLaMA 3.3 GiB + SEED 4.3 GiB fp32 + tiny unCLIP)
 //   peer transformers 5.18 LlamaForCausalLM (torch 2.13 CPU, 2 threads), same weights and ids:
-//   prefill 3.46 s, 33 steps 7.97 s → tsvlm prefill 1.61×, decode 0.89×, LLM part 1.03×; same 1st token
+//   prefill 0.75 s, 33 steps 6.58 s → tsvlm prefill 2.15×, decode 2.38×, LLM part 2.35×; same 1st token
+// Run 1 under load ~4 (other benches running) was 3–4× slower everywhere: 22.4 s to the first tiny
+// image, TTFT 8.9 s, LLM part 1.03× transformers — the machine's load, not the code.
 import { existsSync, writeFileSync, readFileSync, mkdirSync, readdirSync, symlinkSync, cpSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
