@@ -33,6 +33,8 @@
 //   load LLaMA + SEED 24.3 s; peak RSS 7.67 GiB (LLaMA 3.3 GiB + SEED 4.3 GiB fp32 + tiny unCLIP)
 //   peer transformers 5.18 LlamaForCausalLM (torch 2.13 CPU, 2 threads), same weights and ids:
 //   prefill 0.75 s, 33 steps 6.58 s → tsvlm prefill 2.15×, decode 2.38×, LLM part 2.35×; same 1st token
+// Run 3 (06:46, load ~1.3) repeated it: 1.60 / 0.36 / 2.77 / 0.02 / 1.38 s = 6.1 s; TTFT 1.96 s (chat()
+// 1.87 s); peer 0.66 + 6.69 s → prefill 1.86×, decode 2.41×, LLM part 2.35×.
 // Run 1 under load ~4 (other benches running) was 3–4× slower everywhere: 22.4 s to the first tiny
 // image, TTFT 8.9 s, LLM part 1.03× transformers — the machine's load, not the code.
 import { existsSync, writeFileSync, readFileSync, mkdirSync, readdirSync, symlinkSync, cpSync } from 'node:fs';
