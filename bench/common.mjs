@@ -117,6 +117,22 @@ export async function matmulPeak(m = 512, k = 4096, n = 4096) {
   return (2 * m * k * n) / t / 1e9;
 }
 
+/**
+ * Random real-shape SEED v2 tokenizer weights (EVA ViT-g 1408 × vitLayers, Q-Former, codebook and
+ * decoder), written once by the ORIGINAL SEED modules (bench/seed-tokenizer/torch_ref.py write):
+ * the folder (model.safetensors + config.json) in the bench cache.
+ */
+export function seedV2Weights(vitLayers = 39, python = findPython()) {
+  const dir = benchDir(`seed-tokenizer-v2-${vitLayers}l`);
+  if (!existsSync(join(dir, 'model.safetensors'))) {
+    if (!python) throw new Error('random SEED v2 weights are written by PyTorch: set TSVLM_PYTHON to a Python with torch');
+    console.error(`writing random SEED v2 weights (ViT ${vitLayers} layers) from the reference modules to ${dir} ...`);
+    const script = new URL('./seed-tokenizer/torch_ref.py', import.meta.url).pathname;
+    execFileSync(python, [script, 'write', dir, '--vit-layers', String(vitLayers)], { stdio: ['ignore', 'inherit', 'ignore'] });
+  }
+  return dir;
+}
+
 export function fmt(x, d = 2) {
   return Number(x).toFixed(d);
 }

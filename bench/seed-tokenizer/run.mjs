@@ -5,12 +5,10 @@
 // the same weights. Both time the model call on the same-sized random pixel batches (no image
 // decoding); the ratio is tsvlm images/s ÷ PyTorch images/s.
 // Options: --vit-layers N  --batches 1,8  --runs N   (run under `flock /work/bench.lock`)
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import '../../dist/graph/ort-env.js'; // ONNX Runtime telemetry off before the runtime loads
 import * as ort from 'onnxruntime-node';
-import { benchDir, timeIt, findPython, fmt } from '../common.mjs';
+import { seedV2Weights, timeIt, findPython, fmt } from '../common.mjs';
 import { WeightStore } from '../../dist/io/checkpoint.js';
 import { seedConfig } from '../../dist/models/seed/config.js';
 import { buildSeedEncodeGraph } from '../../dist/models/seed/graphs.js';
@@ -23,13 +21,8 @@ const runs = Number(args.runs ?? 2);
 const py = findPython();
 if (!py) throw new Error('bench/seed-tokenizer needs a Python with torch (set TSVLM_PYTHON)');
 const script = new URL('./torch_ref.py', import.meta.url).pathname;
-const dir = benchDir(`seed-tokenizer-v2-${layers}l`);
+const dir = seedV2Weights(layers, py);
 const pyArgs = ['--vit-layers', String(layers), '--batches', batches, '--runs', String(runs)];
-
-if (!existsSync(join(dir, 'model.safetensors'))) {
-  console.error(`writing random SEED v2 weights (ViT ${layers} layers) from the reference modules to ${dir} ...`);
-  execFileSync(py, [script, 'write', dir, ...pyArgs], { stdio: ['ignore', 'inherit', 'ignore'] });
-}
 
 console.error('timing PyTorch (original SEED modules) ...');
 const torch = JSON.parse(execFileSync(py, [script, 'time', dir, ...pyArgs], { stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8' }).trim().split('\n').pop());
