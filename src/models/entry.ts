@@ -48,6 +48,14 @@ export function modelTypeOf(p: CheckpointProbe): string | undefined {
   return typeof t === 'string' ? t : undefined;
 }
 
+/** How graphs over `store` hold the weights (opts.dtype, or the default for its parameter count). */
+export function withWeightSettings(store: WeightStore, opts: LoadOptions): WeightStore {
+  let parameters = 0;
+  for (const t of store.tensors.values()) parameters += t.shape.reduce((a, b) => a * b, 1);
+  store.weights = weightSettings(opts, parameters);
+  return store;
+}
+
 /**
  * The common start of a Hugging Face checkpoint load: config + tokenizer configs, then the weight
  * headers (safetensors or PyTorch), with progress.
@@ -55,10 +63,7 @@ export function modelTypeOf(p: CheckpointProbe): string | undefined {
 export function openHfCheckpoint(p: CheckpointProbe, opts: LoadOptions): { folder: ModelFolder; store: WeightStore } {
   const folder = openModelFolder(p.dir);
   opts.onProgress?.({ stage: 'load', done: 0, total: 1, message: `reading ${p.dir}` });
-  const store = WeightStore.open(folder.dir);
-  let parameters = 0;
-  for (const t of store.tensors.values()) parameters += t.shape.reduce((a, b) => a * b, 1);
-  store.weights = weightSettings(opts, parameters);
+  const store = withWeightSettings(WeightStore.open(folder.dir), opts);
   opts.onProgress?.({ stage: 'load', done: 1, total: 1, message: `${store.tensors.size} tensors` });
   return { folder, store };
 }

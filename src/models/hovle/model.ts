@@ -196,15 +196,16 @@ export function buildHovleTextGraph(store: WeightStore, c: HovleConfig): Graph {
   const w = new GraphWeights(g, store);
   const ids = g.input('input_ids', 'int64', ['seq']);
   const V = c.llmVocabSize;
-  const table = w.get(`${E}.llm_text_embeddings.weight`);
+  // w.gather: quantized tables under --dtype q8/q4, plain Gather at fp32.
+  const table = `${E}.llm_text_embeddings.weight`;
   if (!c.specialTokens) {
-    g.output(g.op('Gather', [table, ids]), 'text_embeds');
+    g.output(w.gather(table, ids), 'text_embeds');
     return g;
   }
   const isSpecial = g.op('GreaterOrEqual', [ids, g.constant('int64', [], [V])]);
   const zero = g.constant('int64', [], [0]);
-  const plain = g.op('Gather', [table, g.op('Where', [isSpecial, zero, ids])]);
-  const special = g.op('Gather', [w.get(`${E}.special_text_embeddings.weight`), g.op('Where', [isSpecial, g.op('Sub', [ids, g.constant('int64', [], [V])]), zero])]);
+  const plain = w.gather(table, g.op('Where', [isSpecial, zero, ids]));
+  const special = w.gather(`${E}.special_text_embeddings.weight`, g.op('Where', [isSpecial, g.op('Sub', [ids, g.constant('int64', [], [V])]), zero]));
   g.output(g.op('Where', [g.op('Unsqueeze', [isSpecial, g.ints([1])]), special, plain]), 'text_embeds');
   return g;
 }

@@ -3,7 +3,7 @@
 // Activations stay 2-D [B·S, D] between layers (Gemm-friendly); `bs` = [B, S] int64.
 import type { Value } from '../../graph/builder.js';
 import type { GraphWeights } from '../../nn/weights.js';
-import { activation, flatten2d, layerNorm, linear, linearOf, multiHeadAttention, reshapeLead } from '../../nn/layers.js';
+import { activation, flatten2d, layerNorm, linear, multiHeadAttention, reshapeLead } from '../../nn/layers.js';
 import type { EvaVitConfig } from './config.js';
 
 export interface BlockOptions {
@@ -36,7 +36,11 @@ export function vitBlock(w: GraphWeights, x: Value, bs: Value, p: string, o: Blo
   const g = x.graph;
   const D = o.dim;
   const h = layerNorm(w, x, `${p}.norm1`, o.eps);
-  const qkv = linearOf(h, w.get(`${p}.attn.qkv.weight`), qkvBias(w, p, D)); // [B·S, 3D], rows q | k | v
+  // Through w.linear so quantized weights (--dtype q8/q4) apply here too; EVA's q/v bias is added after.
+  const timmBias = w.has(`${p}.attn.qkv.bias`) ? `${p}.attn.qkv.bias` : undefined;
+  const qkvW = w.linear(h, `${p}.attn.qkv.weight`, timmBias ? { bias: timmBias } : {});
+  const eva = timmBias ? undefined : qkvBias(w, p, D);
+  const qkv = eva ? g.op('Add', [qkvW, eva]) : qkvW; // [B·S, 3D], rows q | k | v
   const [q, k, v] = g.opN('Split', [qkv, g.ints([D, D, D])], { axis: 1 }, 3);
   const a = multiHeadAttention(reshapeLead(q!, bs, [D]), reshapeLead(k!, bs, [D]), reshapeLead(v!, bs, [D]), o.heads); // [B, S, D]
   x = g.op('Add', [x, scaled(w, linear(w, flatten2d(a, D), `${p}.attn.proj`), `${p}.gamma_1`)]);

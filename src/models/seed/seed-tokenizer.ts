@@ -10,7 +10,7 @@ import { createSession, f32Tensor, i64Tensor, type ort } from '../../graph/sessi
 import { decodeImage } from '../../processors/image.js';
 import { CLIP_MEAN, CLIP_STD, normalize, resizeRGB, type RGBPixels } from '../../processors/vision.js';
 import type { ResampleFilter } from '../../processors/resize.js';
-import { modelTypeOf, type CheckpointProbe, type ModelEntry } from '../entry.js';
+import { modelTypeOf, withWeightSettings, type CheckpointProbe, type ModelEntry } from '../entry.js';
 import { seedConfig, type SeedConfig } from './config.js';
 import { buildSeedDecodeGraph, buildSeedEncodeGraph } from './graphs.js';
 
@@ -147,7 +147,7 @@ export function openSeedWeights(dir: string, files: string[]): WeightStore {
 
 async function loadSeed(p: CheckpointProbe, opts: LoadOptions): Promise<SeedImageTokenizer> {
   opts.onProgress?.({ stage: 'load', done: 0, total: 1, message: `reading ${p.dir}` });
-  const store = openSeedWeights(p.dir, p.files);
+  const store = withWeightSettings(openSeedWeights(p.dir, p.files), opts);
   opts.onProgress?.({ stage: 'load', done: 1, total: 1, message: `${store.tensors.size} tensors` });
   if (!store.has('quantize.embedding.weight')) throw new CheckpointError(`${p.dir}: the weights have no quantize.embedding.weight; not a SEED tokenizer`);
   return SeedImageTokenizer.load(p.dir, store, p.config, opts);
