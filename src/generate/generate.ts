@@ -3,6 +3,7 @@
 // one chosen token back (ids or embeddings).
 import type { ChatEvent, ChatStream, FinishReason, GeneratedImage, GenerationResult } from '../api.js';
 import { Sampler } from './sampler.js';
+import { AsyncQueue } from './async-queue.js';
 
 export interface StreamDecoder {
   /** Text made complete by this token ('' while a multi-byte character is pending). */
@@ -47,10 +48,8 @@ type Queued = { type: 'text'; text: string } | { type: 'image'; image: Promise<G
 
 /** Runs the loop lazily as the stream is consumed; `result` also drives it if nobody iterates. */
 export function streamGeneration(loop: GenerationLoop): ChatStream {
-  const queue: Queued[] = [];
+  const queue = new AsyncQueue<Queued>();
   const images: Promise<GeneratedImage>[] = [];
-  let wake: (() => void) | undefined;
-  let done = false;
   let failure: unknown;
   let resolveResult!: (r: GenerationResult) => void;
   let rejectResult!: (e: unknown) => void;
@@ -60,13 +59,11 @@ export function streamGeneration(loop: GenerationLoop): ChatStream {
   const push = (d: string) => {
     if (!d) return;
     queue.push({ type: 'text', text: d });
-    wake?.();
   };
   const pushImage = (spanIds: number[], closed: boolean) => {
     const p = loop.imageSpans!.finish(spanIds, images.length, closed);
     images.push(p);
     queue.push({ type: 'image', image: p });
-    wake?.();
   };
 
   const run = async () => {
@@ -138,8 +135,7 @@ export function streamGeneration(loop: GenerationLoop): ChatStream {
       failure = e;
       rejectResult(e);
     } finally {
-      done = true;
-      wake?.();
+      queue.close();
       loop.onEnd?.();
     }
   };
@@ -151,12 +147,7 @@ export function streamGeneration(loop: GenerationLoop): ChatStream {
 
   async function* drain(): AsyncGenerator<Queued> {
     start();
-    while (true) {
-      if (queue.length) { yield queue.shift()!; continue; }
-      if (done) break;
-      await new Promise<void>((r) => (wake = r));
-      wake = undefined;
-    }
+    yield* queue.drain();
     if (failure) throw failure;
   }
 

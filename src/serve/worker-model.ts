@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ChatEvent, ChatStream, GenerationOptions, GenerationResult, LoadOptions, Model, Progress } from '../api.js';
+import { AsyncQueue } from '../generate/async-queue.js';
 import { STREAM_METHODS, type SerializedError } from './worker-protocol.js';
 
 /** The compiled worker entry; under the TypeScript sources (tests) the one in dist/ is used. */
@@ -124,16 +125,11 @@ export function loadModelInWorker(dir: string, opts: LoadOptions = {}): Promise<
   /** chat / complete across the thread: events in order, progress to the caller's onProgress, aborts as messages. */
   function stream(method: string, first: unknown, o: GenerationOptions, withEvents: boolean): ChatStream {
     const { signal, onProgress, ...gen } = o;
-    const buffered: ChatEvent[] = [];
-    let wake: (() => void) | undefined;
-    let done = false;
+    const queue = new AsyncQueue<ChatEvent>();
     const result = call(
       { op: 'stream', method, messages: first, opts: gen },
       {
-        onEvent: (e) => {
-          buffered.push(e);
-          wake?.();
-        },
+        onEvent: (e) => queue.push(e),
         ...(onProgress ? { onProgress } : {}),
       },
     ) as Promise<GenerationResult> & { id: number };
@@ -142,21 +138,12 @@ export function loadModelInWorker(dir: string, opts: LoadOptions = {}): Promise<
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
     const settled = result.finally(() => {
-      done = true;
       signal?.removeEventListener('abort', onAbort);
-      wake?.();
+      queue.close();
     });
     settled.catch(() => {});
     async function* events(): AsyncGenerator<ChatEvent> {
-      for (;;) {
-        if (buffered.length) {
-          yield buffered.shift()!;
-          continue;
-        }
-        if (done) break;
-        await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-      }
+      yield* queue.drain();
       await result;
     }
     return {

@@ -3,6 +3,7 @@
 // sharp, so the test proves the pixels arrived), honours maxNewTokens, stop strings and the
 // AbortSignal, and records each call. The embedding model returns hash-seeded unit vectors.
 import sharp from 'sharp';
+import { AsyncQueue } from '../../src/generate/async-queue.js';
 import { decodeImage } from '../../src/processors/image.js';
 import type {
   ChatMessage,
@@ -134,31 +135,14 @@ export class FakeChatModel implements ChatModel {
     if (this.disposed) throw new Error('fake-chat: used after dispose()');
     const call: FakeChatCall = { messages, opts, images: [], aborted: false };
     this.calls.push(call);
-    const buffered: string[] = [];
-    let wake: (() => void) | undefined;
-    let done = false;
-    const push = (s: string) => {
-      buffered.push(s);
-      wake?.();
-    };
-    const result = this.run(call, push).finally(() => {
-      done = true;
-      wake?.();
-    });
+    const queue = new AsyncQueue<string>();
+    const result = this.run(call, (d) => queue.push(d)).finally(() => queue.close());
     // Nobody may await `result` (a test that only iterates); a rejection must not go unhandled.
     result.catch(() => {});
     return {
       result,
       async *[Symbol.asyncIterator]() {
-        for (;;) {
-          if (buffered.length) {
-            yield buffered.shift()!;
-            continue;
-          }
-          if (done) break;
-          await new Promise<void>((r) => (wake = r));
-          wake = undefined;
-        }
+        yield* queue.drain();
         await result;
       },
     };
