@@ -34,13 +34,13 @@ describe.skipIf(!existsSync(join(root, 'dist/cli/main.js')))('tsvlm CLI with SEE
     expect(r.out).toContain(`[image 1: codes ${codes.join(',')} (no renderer loaded`);
   });
 
-  it('chat --image without the image tokenizer says how to give it', () => {
+  it.skipIf(!existsSync(join(FIXTURES_ROOT, 'images', 'chelsea.png')))('chat --image without the image tokenizer says how to give it', () => {
     const r = tsvlm(['chat', '--model', model, '--image', join(FIXTURES_ROOT, 'images', 'chelsea.png'), 'what is this?']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/SEED image tokenizer, which was not loaded \(give its folder: --image-tokenizer DIR/);
   });
 
-  it('draw on a model that does not draw is refused by name; a missing --image-tokenizer folder is a usage error', () => {
+  it.skipIf(!existsSync(join(FIXTURES_ROOT, 'llama-tiny', 'config.json')))('draw on a model that does not draw is refused by name; a missing --image-tokenizer folder is a usage error', () => {
     const r = tsvlm(['draw', '--model', join(root, 'test/data/seed-llama-scripted'), '--image-tokenizer', '/nonexistent/seed', 'x']);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--image-tokenizer \/nonexistent\/seed does not exist/);

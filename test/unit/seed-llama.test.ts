@@ -2,7 +2,7 @@
 // reference writes them, generated spans → images (valid, malformed, cut off), and the
 // seed-llama-tiny greedy ids through the model's own generation path.
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadModel, type ChatEvent, type DecodedImage, type ImageRenderer, type ImageTokenizer } from '../../src/index.js';
@@ -14,6 +14,7 @@ import { FIXTURES_ROOT, openFixture } from '../helpers/fixtures.js';
 
 const root = resolve(__dirname, '../..');
 const FIX = join(FIXTURES_ROOT, 'seed-llama-tiny');
+const haveFix = existsSync(join(FIX, 'cases.json'));
 const TOK = join(root, 'test/data/e2e-tokenizers/seed-llama-tiny');
 const LAYOUT = { boi: 164, eoi: 165, firstCode: 100, codebookSize: 64, codesPerImage: 32 };
 
@@ -55,7 +56,7 @@ afterAll(() => {
   rmSync(withTok, { recursive: true, force: true });
 });
 
-describe('seed-llama composition', () => {
+describe.skipIf(!haveFix)('seed-llama composition', () => {
   it('a llama folder + an image tokenizer loads as SEED-LLaMA; the same folder alone is a plain llama', async () => {
     const fix = openFixture(FIX);
     const it = fakeImageTokenizer(TOK, fix.casesJson.codes);
@@ -84,7 +85,7 @@ describe('seed-llama composition', () => {
   });
 });
 
-describe('seed-llama prompts', () => {
+describe.skipIf(!haveFix)('seed-llama prompts', () => {
   it('writes the 8B layout: <s>USER: <img>codes</img>question\\nASSISTANT: with code c at id 100 + c', async () => {
     const fix = openFixture(FIX);
     const codes: number[] = fix.casesJson.codes;
@@ -124,7 +125,7 @@ describe('seed-llama prompts', () => {
 });
 
 describe('seed-llama generation', () => {
-  it('reproduces the reference greedy ids for the image-span prompt (cached decoding)', async () => {
+  it.skipIf(!haveFix)('reproduces the reference greedy ids for the image-span prompt (cached decoding)', async () => {
     const fix = openFixture(FIX);
     const m = (await loadModel(withTok)) as SeedLlamaChatModel;
     for (const c of ['a', 'b']) {
