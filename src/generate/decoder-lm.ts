@@ -2,9 +2,9 @@
 // masks, the KV cache. Models (llama.ts, sail.ts, ...) provide the DecoderSpec; this runs it.
 import type { WeightStore } from '../io/checkpoint.js';
 import { currentProgress, tracked } from './progress.js';
-import { buildCacheCopyGraph, buildDecoderGraph, type DecoderSpec } from '../nn/decoder.js';
+import { buildCacheCopyGraph, buildDecoderGraph, type AttentionKind, type DecoderSpec } from '../nn/decoder.js';
 import { createSession, ort, i64Tensor, type SessionOptions } from '../graph/session.js';
-import { GpuKvCache, KvCache, type KvStore } from './kv-cache.js';
+import { GpuKvCache, HeadMajorKvCache, KvCache, type KvStore } from './kv-cache.js';
 import { buildMask } from './mask.js';
 import { invFreq, ropeTables, type RopeConfig } from './rope.js';
 
@@ -15,6 +15,11 @@ export interface DecoderLMOptions extends SessionOptions {
   hiddenStates?: boolean;
   /** 'none': no norm/head, output `hidden` [B, S, D] (a stack feeding another decoder). */
   head?: 'logits' | 'none';
+  /**
+   * 'ops' (default): attention from plain ONNX ops. 'gqa': com.microsoft GroupQueryAttention with
+   * a head-major cache (CPU only; WebGPU always uses 'ops').
+   */
+  attention?: AttentionKind;
 }
 
 /** State of a batch of sequences: cache, padding and next positions per row. */
@@ -50,10 +55,16 @@ export class DecoderLM {
 
   private copier: ort.InferenceSession | undefined;
 
+  /** The attention graph in use ('gqa' only on CPU). */
+  get attention(): AttentionKind {
+    return this.opts.device !== 'webgpu' && this.opts.attention === 'gqa' ? 'gqa' : 'ops';
+  }
+
   static async create(store: WeightStore, spec: DecoderSpec, rope: RopeConfig, opts: DecoderLMOptions, slidingWindow?: number): Promise<DecoderLM> {
     // On WebGPU the cache stays on the device: the graph returns whole present key/values there.
     const gpu = opts.device === 'webgpu';
-    const graph = buildDecoderGraph(store, spec, { input: opts.input, lastLogitsOnly: !opts.allLogits, hiddenStates: opts.hiddenStates, head: opts.head, cacheOutputs: gpu ? 'present' : 'new' });
+    const attention = gpu ? 'ops' : (opts.attention ?? 'ops');
+    const graph = buildDecoderGraph(store, spec, { input: opts.input, lastLogitsOnly: !opts.allLogits, hiddenStates: opts.hiddenStates, head: opts.head, cacheOutputs: gpu ? 'present' : 'new', attention });
     const gpuOutputs = gpu ? Array.from({ length: spec.numLayers }, (_, i) => [`present_key.${i}`, `present_value.${i}`]).flat() : undefined;
     const session = await createSession(graph, { ...opts, gpuOutputs });
     return new DecoderLM(spec, rope, session, opts, slidingWindow ?? undefined);
@@ -73,7 +84,9 @@ export class DecoderLM {
     return {
       cache: this.opts.device === 'webgpu'
         ? new GpuKvCache(numLayers, batch, numKvHeads, headDim, (t) => this.copyOnGpu(t))
-        : new KvCache(numLayers, batch, numKvHeads, headDim, capacity),
+        : this.attention === 'gqa'
+          ? new HeadMajorKvCache(numLayers, batch, numKvHeads, headDim, capacity)
+          : new KvCache(numLayers, batch, numKvHeads, headDim, capacity),
       leftPad: pad,
       // A row's first real token (after its padding) gets position 0.
       nextPos: pad.map((p) => -p),
@@ -110,7 +123,14 @@ export class DecoderLM {
     const mask = buildMask({ batch: B, past, seq: S, leftPad: state.leftPad, prefix: inp.prefix, slidingWindow: this.slidingWindow });
     feeds.attention_mask = new ort.Tensor('float32', mask, [B, 1, S, past + S]);
     // A prompt (several positions) can take seconds: it is reported as prefill progress.
-    const run = () => this.session.run(feeds);
+    if (this.attention === 'gqa') {
+      // Every row holds `past` slots (left padding is masked, not skipped).
+      feeds.seqlens_k = new ort.Tensor('int32', new Int32Array(B).fill(past + S - 1), [B]);
+      feeds.total_sequence_length = new ort.Tensor('int32', Int32Array.of(past + S), [1]);
+    }
+    // GroupQueryAttention refuses several rows of several tokens after a past: one row at a time.
+    const byRow = this.attention === 'gqa' && B > 1 && S > 1 && past > 0;
+    const run = () => (byRow ? this.runByRow(state.cache as HeadMajorKvCache, feeds) : this.session.run(feeds));
     const out = S > 1 ? await tracked(currentProgress(), { stage: 'prefill', total: B * S, unit: 'tokens', message: `${B * S} tokens` }, run) : await run();
     state.cache.append(out, S);
     for (let b = 0; b < B; b++) {
@@ -118,6 +138,29 @@ export class DecoderLM {
       state.nextPos[b] = Math.max(state.nextPos[b]!, last + 1);
     }
     return out;
+  }
+
+  /** Runs each row as a batch of one (its cache rows are views) and stacks the outputs. */
+  private async runByRow(cache: HeadMajorKvCache, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+    const B = cache.batch;
+    const row = (t: ort.Tensor, b: number) => {
+      const n = (t.data as ArrayLike<unknown>).length / B;
+      return new ort.Tensor(t.type as 'float32', (t.data as Float32Array).subarray(b * n, (b + 1) * n), [1, ...t.dims.slice(1)]); // int64 ids and int32 lengths alike
+    };
+    const outs: Record<string, ort.Tensor>[] = [];
+    for (let b = 0; b < B; b++) {
+      const f: Record<string, ort.Tensor> = {};
+      for (const [k, t] of Object.entries(feeds)) if (!k.startsWith('past_') && k !== 'total_sequence_length') f[k] = row(t, b);
+      outs.push(await this.session.run({ ...f, ...cache.rowFeeds(b, b + 1), total_sequence_length: feeds.total_sequence_length! }));
+    }
+    const stacked: Record<string, ort.Tensor> = {};
+    for (const k of Object.keys(outs[0]!)) {
+      const parts = outs.map((o) => o[k]!.data as Float32Array);
+      const data = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+      parts.reduce((off, p) => (data.set(p, off), off + p.length), 0);
+      stacked[k] = new ort.Tensor('float32', data, [B, ...outs[0]![k]!.dims.slice(1)]);
+    }
+    return stacked;
   }
 
   /** Logits of the last position per row: [B][V] views. */

@@ -78,6 +78,96 @@ export class KvCache implements KvStore {
   }
 }
 
+/**
+ * CPU cache for the GroupQueryAttention decoder graph (attention 'gqa'): head-major buffers
+ * [B, KV, capacity, hd] per layer, fed whole (zero-copy; the kernel reads the first `length` slots
+ * of each head, as seqlens_k says). Each step writes the graph's new_key.i [B, KV, S, hd] at slot
+ * `length`. Rows are contiguous, so one row's cache is a view too (rowFeeds: steps that ORT only
+ * runs at batch 1).
+ */
+export class HeadMajorKvCache implements KvStore {
+  length = 0;
+  private keys: Float32Array[];
+  private values: Float32Array[];
+  private capacity: number;
+
+  constructor(readonly numLayers: number, readonly batch: number, readonly kvHeads: number, readonly headDim: number, capacity = 64) {
+    this.capacity = Math.max(1, capacity);
+    const n = batch * kvHeads * this.capacity * headDim;
+    this.keys = Array.from({ length: numLayers }, () => new Float32Array(n));
+    this.values = Array.from({ length: numLayers }, () => new Float32Array(n));
+  }
+
+  get bytes(): number {
+    return 2 * this.numLayers * this.batch * this.kvHeads * this.capacity * this.headDim * 4;
+  }
+
+  /** Copies the first `len` slots of every head of `from` (capacity `fromCap`) into `to` (capacity `toCap`). */
+  private copyHeads(from: Float32Array, fromCap: number, to: Float32Array, toCap: number, len: number): void {
+    const hd = this.headDim;
+    for (let r = 0; r < this.batch * this.kvHeads; r++) to.set(from.subarray(r * fromCap * hd, (r * fromCap + len) * hd), r * toCap * hd);
+  }
+
+  private ensure(total: number): void {
+    if (total <= this.capacity) return;
+    let cap = this.capacity;
+    while (cap < total) cap *= 2;
+    const grow = (a: Float32Array) => {
+      const n = new Float32Array(this.batch * this.kvHeads * cap * this.headDim);
+      this.copyHeads(a, this.capacity, n, cap, this.length);
+      return n;
+    };
+    this.keys = this.keys.map(grow);
+    this.values = this.values.map(grow);
+    this.capacity = cap;
+  }
+
+  /** past_key.i / past_value.i feeds: the whole buffers [B, KV, capacity, hd]. */
+  feeds(): Record<string, ort.Tensor> {
+    return this.rowFeeds(0, this.batch);
+  }
+
+  /** Feeds for rows [b0, b1) only (views: rows are contiguous). */
+  rowFeeds(b0: number, b1: number): Record<string, ort.Tensor> {
+    const out: Record<string, ort.Tensor> = {};
+    const row = this.kvHeads * this.capacity * this.headDim;
+    const dims = [b1 - b0, this.kvHeads, this.capacity, this.headDim];
+    for (let i = 0; i < this.numLayers; i++) {
+      out[`past_key.${i}`] = new ort.Tensor('float32', this.keys[i]!.subarray(b0 * row, b1 * row), dims);
+      out[`past_value.${i}`] = new ort.Tensor('float32', this.values[i]!.subarray(b0 * row, b1 * row), dims);
+    }
+    return out;
+  }
+
+  /** Writes the graph's new_key.i / new_value.i ([B, KV, S, hd]) at slot `length`. */
+  append(outputs: Record<string, ort.Tensor>, seq: number): void {
+    this.ensure(this.length + seq);
+    const hd = this.headDim, cap = this.capacity, run = seq * hd;
+    for (let i = 0; i < this.numLayers; i++) {
+      for (const [kind, buf] of [['key', this.keys[i]!], ['value', this.values[i]!]] as const) {
+        const src = outputs[`new_${kind}.${i}`]!.data as Float32Array;
+        for (let r = 0; r < this.batch * this.kvHeads; r++) buf.set(src.subarray(r * run, (r + 1) * run), (r * cap + this.length) * hd);
+      }
+    }
+    this.length += seq;
+  }
+
+  fork(extraCapacity = 64): HeadMajorKvCache {
+    const c = new HeadMajorKvCache(this.numLayers, this.batch, this.kvHeads, this.headDim, this.length + extraCapacity);
+    for (let i = 0; i < this.numLayers; i++) {
+      this.copyHeads(this.keys[i]!, this.capacity, c.keys[i]!, c.capacity, this.length);
+      this.copyHeads(this.values[i]!, this.capacity, c.values[i]!, c.capacity, this.length);
+    }
+    c.length = this.length;
+    return c;
+  }
+
+  truncate(len: number): void {
+    if (len < 0 || len > this.length) throw new Error(`cannot truncate a cache of ${this.length} to ${len}`);
+    this.length = len;
+  }
+}
+
 /** What the decoder needs from a cache; KvCache (CPU buffers) and GpuKvCache implement it. */
 export interface KvStore {
   readonly length: number;

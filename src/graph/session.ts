@@ -19,6 +19,8 @@ export interface SessionOptions {
   /** Disable weight pre-packing (keeps fp32 weights mmapped; see ort-facts.md). */
   disablePrepacking?: boolean;
   intraOpThreads?: number;
+  /** Write an ORT profile (JSON, per-node times) to `<profile>_<date>.json` once `endProfiling()` is called. */
+  profile?: string;
 }
 
 export async function createSession(graph: Graph, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
@@ -39,6 +41,7 @@ export async function createSession(graph: Graph, opts: SessionOptions = {}): Pr
     extra: { session },
   };
   if (opts.intraOpThreads) so.intraOpNumThreads = opts.intraOpThreads;
+  if (opts.profile) Object.assign(so, { enableProfiling: true, profileFilePrefix: opts.profile });
   if (device === 'webgpu' && opts.gpuOutputs?.length) {
     so.preferredOutputLocation = Object.fromEntries(opts.gpuOutputs.map((n) => [n, 'gpu-buffer'] as const));
   }

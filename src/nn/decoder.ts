@@ -11,6 +11,19 @@
 //   out logits [B, S, V] (or [B, 1, V] with lastLogitsOnly)
 //       new_key.i, new_value.i [S, B, KV, hd]  (only the new entries; the cache appends them)
 //       or present_key.i, present_value.i [T, B, KV, hd] (WebGPU: kept on the device)
+// With attention 'gqa' (CPU) the cache is head-major and attention is one com.microsoft
+// GroupQueryAttention per layer (RoPE stays ours, so M-RoPE works; the mask enters as its
+// attention_bias with causal=0, so prefix-bidirectional masks, left padding and sliding windows
+// work unchanged):
+//   in  past_key.i, past_value.i [B, KV, M, hd]  (the whole preallocated buffer; the first P slots
+//       per head are valid: seqlens_k [B] int32 = P + S - 1, total_sequence_length [1] int32 = P + S)
+//   out new_key.i, new_value.i [B, KV, S, hd]  (the cache writes them at slot P)
+// ORT 1.30 CPU facts this relies on (checked against the plain-op graph): attention_bias
+// [B, 1, S, T] with causal=0 works with and without a past; a past longer than P is fine (only
+// seqlens_k counts); B > 1 with S > 1 and a past is refused ("batch_size must be 1 when
+// sequence_length > 1 and past context is given": DecoderLM runs such steps row by row).
+// present_key is left unused: fetching it (even into the past buffer) copies the whole buffer
+// into a new JS array every step, which costs more than the kernel's own internal copy.
 import { Graph, type Value } from '../graph/builder.js';
 import { GraphWeights } from './weights.js';
 import { activation, linear, rmsNorm, flatten2d } from './layers.js';
@@ -64,7 +77,11 @@ export interface DecoderGraphOptions {
    * for every position, no norm, no head (HoVLE's embedding layers feed another decoder).
    */
   head?: 'logits' | 'none';
+  /** 'ops' (default): plain ONNX ops, time-major cache. 'gqa': GroupQueryAttention, head-major cache (CPU). */
+  attention?: AttentionKind;
 }
+
+export type AttentionKind = 'ops' | 'gqa';
 
 /** Checks the checkpoint against the spec (names and shapes) with one clear error. */
 export function expectDecoderWeights(store: WeightStore, s: DecoderSpec, head: 'logits' | 'none' = 'logits'): void {
@@ -126,31 +143,20 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
   }
   const cos = g.op('Unsqueeze', [g.input('rope_cos', 'float32', ['batch', 'seq', half]), g.ints([2])]);
   const sin = g.op('Unsqueeze', [g.input('rope_sin', 'float32', ['batch', 'seq', half]), g.ints([2])]);
-  const mask = g.op('Unsqueeze', [g.input('attention_mask', 'float32', ['batch', 1, 'seq', 'total']), g.ints([2])]); // [B,1,1,S,T]
+  const gqa = opts.attention === 'gqa';
+  if (gqa && opts.cacheOutputs === 'present') throw new Error("attention 'gqa' keeps no present outputs (use 'ops' on WebGPU)");
+  const mask4 = g.input('attention_mask', 'float32', ['batch', 1, 'seq', 'total']); // [B,1,S,T]
+  const mask = gqa ? mask4 : g.op('Unsqueeze', [mask4, g.ints([2])]); // [B,1,1,S,T]
+  const seqlensK = gqa ? g.input('seqlens_k', 'int32', ['batch']) : undefined;
+  const totalLen = gqa ? g.input('total_sequence_length', 'int32', [1]) : undefined;
   const shape = (tail: number[]) => g.op('Concat', [bs, g.ints(tail)], { axis: 0 });
   const scale = g.scalar(1 / Math.sqrt(hd));
 
   const hidden: Value[] = [];
   let x = flatten2d(emb, D); // [B·S, D]
   hidden.push(x);
-  for (let i = 0; i < s.numLayers; i++) {
-    const n = s.names.layer(i);
-    const h = rmsNorm(w, x, n.inputNorm, s.rmsNormEps);
-    let q: Value, k: Value, v: Value; // q [B,S,H,hd], k/v [B,S,KV,hd]
-    if (n.qkvPacked) {
-      const qkv = g.op('Reshape', [linear(w, h, n.qkvPacked), shape([KV, G + 2, hd])]);
-      q = g.op('Reshape', [g.op('Slice', [qkv, g.ints([0]), g.ints([G]), g.ints([3])]), shape([H, hd])]);
-      k = g.op('Slice', [qkv, g.ints([G]), g.ints([G + 1]), g.ints([3])]);
-      v = g.op('Slice', [qkv, g.ints([G + 1]), g.ints([G + 2]), g.ints([3])]);
-      k = g.op('Reshape', [k, shape([KV, hd])]);
-      v = g.op('Reshape', [v, shape([KV, hd])]);
-    } else {
-      q = g.op('Reshape', [linear(w, h, n.q!), shape([H, hd])]);
-      k = g.op('Reshape', [linear(w, h, n.k!), shape([KV, hd])]);
-      v = g.op('Reshape', [linear(w, h, n.v!), shape([KV, hd])]);
-    }
-    q = rope(g, q, cos, sin, half);
-    k = rope(g, k, cos, sin, half);
+  // Plain ops: time-major cache [T, B, KV, hd]; grouped heads share K/V through broadcasting.
+  const opsAttention = (i: number, q: Value, k: Value, v: Value): Value => {
     // New cache entries, time-major [S, B, KV, hd].
     const kNew = g.op('Transpose', [k], { perm: [1, 0, 2, 3] });
     const vNew = g.op('Transpose', [v], { perm: [1, 0, 2, 3] });
@@ -171,7 +177,39 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
     const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [qG, kT]), scale]), mask]); // [B,KV,G,S,T]
     const probs = g.op('Softmax', [scores], { axis: -1 });
     const ctx = g.op('Transpose', [g.op('MatMul', [probs, vT])], { perm: [0, 3, 1, 2, 4] }); // [B,S,KV,G,hd]
-    const attn = linear(w, flatten2d(ctx, H * hd), n.o);
+    return flatten2d(ctx, H * hd);
+  };
+  // GroupQueryAttention: head-major cache [B, KV, M, hd] read in place; the new entries go out.
+  const fusedAttention = (i: number, q: Value, k: Value, v: Value): Value => {
+    g.output(g.op('Transpose', [k], { perm: [0, 2, 1, 3] }), `new_key.${i}`); // [B,KV,S,hd]
+    g.output(g.op('Transpose', [v], { perm: [0, 2, 1, 3] }), `new_value.${i}`);
+    const pk = g.input(`past_key.${i}`, 'float32', ['batch', KV, 'max', hd]);
+    const pv = g.input(`past_value.${i}`, 'float32', ['batch', KV, 'max', hd]);
+    const flat = (t: Value, heads: number) => g.op('Reshape', [t, shape([heads * hd])]); // [B,S,heads·hd]
+    const [ctx] = g.opN('GroupQueryAttention', [flat(q, H), flat(k, KV), flat(v, KV), pk, pv, seqlensK!, totalLen!, null, null, null, mask],
+      { num_heads: H, kv_num_heads: KV, causal: 0 }, 3, 'com.microsoft'); // [B,S,H·hd]; present_key/value unused
+    return flatten2d(ctx!, H * hd);
+  };
+  for (let i = 0; i < s.numLayers; i++) {
+    const n = s.names.layer(i);
+    const h = rmsNorm(w, x, n.inputNorm, s.rmsNormEps);
+    let q: Value, k: Value, v: Value; // q [B,S,H,hd], k/v [B,S,KV,hd]
+    if (n.qkvPacked) {
+      const qkv = g.op('Reshape', [linear(w, h, n.qkvPacked), shape([KV, G + 2, hd])]);
+      q = g.op('Reshape', [g.op('Slice', [qkv, g.ints([0]), g.ints([G]), g.ints([3])]), shape([H, hd])]);
+      k = g.op('Slice', [qkv, g.ints([G]), g.ints([G + 1]), g.ints([3])]);
+      v = g.op('Slice', [qkv, g.ints([G + 1]), g.ints([G + 2]), g.ints([3])]);
+      k = g.op('Reshape', [k, shape([KV, hd])]);
+      v = g.op('Reshape', [v, shape([KV, hd])]);
+    } else {
+      q = g.op('Reshape', [linear(w, h, n.q!), shape([H, hd])]);
+      k = g.op('Reshape', [linear(w, h, n.k!), shape([KV, hd])]);
+      v = g.op('Reshape', [linear(w, h, n.v!), shape([KV, hd])]);
+    }
+    q = rope(g, q, cos, sin, half);
+    k = rope(g, k, cos, sin, half);
+    const ctx = gqa ? fusedAttention(i, q, k, v) : opsAttention(i, q, k, v); // [B·S, H·hd]
+    const attn = linear(w, ctx, n.o);
     x = g.op('Add', [x, attn]);
     const m = rmsNorm(w, x, n.postNorm, s.rmsNormEps);
     const ff = linear(w, g.op('Mul', [activation(g, linear(w, m, n.gate), s.hiddenAct), linear(w, m, n.up)]), n.down);

@@ -127,3 +127,15 @@ export const DEVICE = (process.env.TSVLM_DEVICE ?? 'cpu') as 'cpu' | 'webgpu';
 export function deviceTolerance(): Tolerance | undefined {
   return DEVICE === 'webgpu' ? { abs: 1e-3, rel: 1e-3 } : undefined;
 }
+
+/**
+ * Decoder attention graphs under test: both on CPU ('ops' plain ops, 'gqa' GroupQueryAttention),
+ * only 'ops' on WebGPU. TSVLM_ATTENTION=ops|gqa restricts the suites to one.
+ */
+export const ATTENTIONS: ('ops' | 'gqa')[] = (DEVICE === 'webgpu' ? ['ops' as const] : ['ops' as const, 'gqa' as const])
+  .filter((a) => !process.env.TSVLM_ATTENTION || process.env.TSVLM_ATTENTION === a);
+
+/** describe.each rows: every fixture once per attention kind ("name [gqa]"). */
+export function withAttentions(fixtures: Fixture[]): [string, Fixture, 'ops' | 'gqa'][] {
+  return fixtures.flatMap((f) => ATTENTIONS.map((a) => [`${f.name} [${a}]`, f, a] as [string, Fixture, 'ops' | 'gqa']));
+}

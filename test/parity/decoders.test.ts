@@ -1,7 +1,7 @@
 // Decoder LLM parity against transformers (*ForCausalLM) for every decoder fixture found:
 // full-forward logits and hidden states, KV-cached greedy decoding, left-padded batches.
 import { describe, it, expect } from 'vitest';
-import { FIXTURES_ROOT, discoverFixtures, checkTensor, DEVICE, deviceTolerance, type Fixture } from '../helpers/fixtures.js';
+import { FIXTURES_ROOT, discoverFixtures, checkTensor, DEVICE, deviceTolerance, withAttentions } from '../helpers/fixtures.js';
 import { WeightStore } from '../../src/io/checkpoint.js';
 import { DECODER_TYPES, parseDecoderConfig } from '../../src/models/decoders.js';
 import { DecoderLM } from '../../src/generate/decoder-lm.js';
@@ -18,13 +18,13 @@ function rowsOf(ids: number[], shape: number[]): number[][] {
   return Array.from({ length: B }, (_, b) => ids.slice(b * S, (b + 1) * S));
 }
 
-describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('decoder parity %s', (_n, fx) => {
+describe.each(withAttentions(fixtures))('decoder parity %s', (_n, fx, attention) => {
   const store = WeightStore.open(fx.dir);
   const cfg = parseDecoderConfig(fx.config!, store);
   let full: DecoderLM | undefined;
   let last: DecoderLM | undefined;
-  const getFull = async () => (full ??= await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', allLogits: true, hiddenStates: true, device: DEVICE }, cfg.slidingWindow));
-  const getLast = async () => (last ??= await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', device: DEVICE }, cfg.slidingWindow));
+  const getFull = async () => (full ??= await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', allLogits: true, hiddenStates: true, device: DEVICE, attention }, cfg.slidingWindow));
+  const getLast = async () => (last ??= await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', device: DEVICE, attention }, cfg.slidingWindow));
 
   for (const c of fx.cases) {
     it(c.name, async () => {
@@ -38,6 +38,8 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('decoder pa
 
       // Full forward (no cache): logits + hidden states.
       const lmFull = await getFull();
+      // The graph under test really is the one named (GroupQueryAttention takes seqlens_k).
+      expect(lmFull.session.inputNames.includes('seqlens_k')).toBe(attention === 'gqa');
       const st = lmFull.newState(B, leftPad);
       const positions = posKey ? rowsOf(fx.ints(posKey), fx.shape(posKey)) : undefined;
       const out = await lmFull.forward(st, { ids, seq: S, positions });
@@ -69,7 +71,7 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('decoder pa
         next.forEach((t, b) => got[b]!.push(t));
         if (k + 1 < steps) o = await lm.forward(state, { ids: next.map((t) => [t]), seq: 1 });
       }
-      console.log(`parity ${fx.name} ${c.name} ${genKey}: ${JSON.stringify(got)}`);
+      console.log(`parity ${fx.name} [${attention}] ${c.name} ${genKey}: ${JSON.stringify(got)}`);
       expect(got.flat()).toEqual(want);
       const slKey = c.outputs.find((k) => k.endsWith('step_logits'));
       if (!slKey) return;
@@ -86,7 +88,7 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('decoder pa
       const cl = stepLogits.slice(-B);
       let worst = 0;
       fl.forEach((r, b) => r.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - cl[b]![i]!)))));
-      console.log(`parity ${fx.name} ${c.name} cache-vs-nocache: worst ${worst.toExponential(2)} (tol 1e-4)`);
+      console.log(`parity ${fx.name} [${attention}] ${c.name} cache-vs-nocache: worst ${worst.toExponential(2)} (tol 1e-4)`);
       expect(worst).toBeLessThanOrEqual(deviceTolerance()?.abs ?? 1e-4);
     });
   }
