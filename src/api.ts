@@ -58,6 +58,11 @@ export interface LoadOptions {
    * instead of 5.1 bits per weight; a 7B model's peak memory 4.9 instead of 6.2 GiB) at some accuracy.
    */
   quantBlockSize?: 32 | 64 | 128;
+  /**
+   * Decoder attention on CPU: 'ops' (default, plain ONNX ops) or 'gqa' (ONNX Runtime's fused
+   * GroupQueryAttention with a head-major KV cache). WebGPU always uses 'ops'.
+   */
+  attention?: 'ops' | 'gqa';
   /** Folder for converted weights (default: TSVLM_CACHE, else the platform cache dir + /tsvlm). */
   cacheDir?: string;
   /** For a Hugging Face repo id: the branch, tag or commit (default "main"). */

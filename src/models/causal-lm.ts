@@ -88,7 +88,7 @@ export class DecoderChatModel implements ChatModel {
     opts.onProgress?.({ stage: 'tokenizer', done: 0, total: 1 });
     const tok = await loadTokenizer(folder.dir);
     opts.onProgress?.({ stage: 'session', done: 0, total: 1, message: 'building the decoder graph' });
-    const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', device: opts.device }, cfg.slidingWindow);
+    const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', device: opts.device, attention: opts.attention }, cfg.slidingWindow);
     opts.onProgress?.({ stage: 'session', done: 1, total: 1 });
     const info: ModelInfo = {
       modelType: folder.config.model_type, name: opts.name ?? basename(folder.dir), dir: folder.dir,

@@ -158,7 +158,7 @@ export class SailChatModel extends VlmChatModel<SeqState> {
     opts.onProgress?.({ stage: 'session', done: 0, total: 2, message: 'building the embedding graph' });
     const embed = await createSession(buildSailEmbedGraph(store, cfg), { device: opts.device });
     opts.onProgress?.({ stage: 'session', done: 1, total: 2, message: 'building the decoder graph' });
-    const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'embeds', device: opts.device }, cfg.slidingWindow);
+    const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'embeds', device: opts.device, attention: opts.attention }, cfg.slidingWindow);
     opts.onProgress?.({ stage: 'session', done: 2, total: 2 });
     const info: ModelInfo = {
       modelType: 'sail', name: opts.name ?? basename(folder.dir), dir: folder.dir,

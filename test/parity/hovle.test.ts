@@ -3,7 +3,7 @@
 // vision rows, pixel shuffle, embedding-layer states, LLM states, logits, and greedy ids from the
 // KV-cached loop through both stacks (the reference re-runs the whole sequence each step).
 import { describe, it, expect } from 'vitest';
-import { FIXTURES_ROOT, discoverFixtures, checkTensor, DEVICE, deviceTolerance, type Fixture, type FixtureCase } from '../helpers/fixtures.js';
+import { FIXTURES_ROOT, discoverFixtures, checkTensor, DEVICE, deviceTolerance, withAttentions, type FixtureCase } from '../helpers/fixtures.js';
 import { WeightStore } from '../../src/io/checkpoint.js';
 import { HovleEngine, isHovleConfig, parseHovleConfig } from '../../src/models/hovle/model.js';
 import { hovleTiles } from '../../src/models/hovle/prompt.js';
@@ -12,7 +12,7 @@ import { argmax } from '../../src/generate/sampler.js';
 const fixtures = discoverFixtures((cfg) => !!cfg && isHovleConfig(cfg));
 if (!fixtures.length) it.skip(`no matching fixtures under ${FIXTURES_ROOT}`, () => {});
 
-describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('hovle parity %s', (_n, fx) => {
+describe.each(withAttentions(fixtures))('hovle parity %s', (_n, fx, attention) => {
   const store = WeightStore.open(fx.dir);
   const cfg = parseHovleConfig(fx.config!, store);
   const D = cfg.emb.spec.hiddenSize, V = cfg.llm.spec.vocabSize;
@@ -29,7 +29,7 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('hovle pari
         if (k) checkTensor(fx, c, k, got, undefined, tol);
         return !!k;
       };
-      all ??= await HovleEngine.create(store, cfg, { allLogits: true, hiddenStates: true, device: DEVICE });
+      all ??= await HovleEngine.create(store, cfg, { allLogits: true, hiddenStates: true, device: DEVICE, attention });
       const llmIds = fx.ints(key('input_ids')!);
       const embIds = key('hd_input_ids') ? fx.ints(key('hd_input_ids')!) : llmIds;
 
@@ -99,7 +99,7 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('hovle pari
   async function greedy(c: FixtureCase, embIds: number[], imageRows?: Float32Array): Promise<void> {
     const idsKey = c.outputs.find((k) => k.endsWith('.greedy_ids'))!;
     const want = fx.ints(idsKey);
-    cached ??= await HovleEngine.create(store, cfg, { device: DEVICE });
+    cached ??= await HovleEngine.create(store, cfg, { device: DEVICE, attention });
     const st = cached.newState();
     let o = await cached.forward(st, embIds, imageRows);
     const got: number[] = [];
@@ -110,7 +110,7 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('hovle pari
       got.push(argmax(row));
       if (k + 1 < want.length) o = await cached.forward(st, [got[k]!]);
     }
-    console.log(`parity ${fx.name} ${c.name} ${idsKey}: ${JSON.stringify(got)}`);
+    console.log(`parity ${fx.name} [${attention}] ${c.name} ${idsKey}: ${JSON.stringify(got)}`);
     expect(got).toEqual(want);
     expect(st.emb.nextPos[0]).toBe(embIds.length + want.length - 1);
     const slKey = c.outputs.find((k) => k.endsWith('.greedy_step_logits'));

@@ -6,7 +6,8 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FIXTURES_ROOT, discoverFixtures, type Fixture } from '../helpers/fixtures.js';
+import { FIXTURES_ROOT, discoverFixtures, withAttentions, type Fixture } from '../helpers/fixtures.js';
+import type { AttentionKind } from '../../src/nn/decoder.js';
 import { WeightStore } from '../../src/io/checkpoint.js';
 import { DECODER_TYPES, parseDecoderConfig } from '../../src/models/decoders.js';
 import { buildSailEmbedGraph, isSailConfig, parseSailConfig, sailPositions, sailRope } from '../../src/models/sail.js';
@@ -43,13 +44,13 @@ function top2(row: Float32Array): { id: number; margin: number } {
   return { id, margin: row[id]! - second };
 }
 
-async function runDecoder(fx: Fixture, prompt: number[], w: WeightSettings): Promise<Runner> {
+async function runDecoder(fx: Fixture, prompt: number[], w: WeightSettings, attention: AttentionKind): Promise<Runner> {
   const store = WeightStore.open(fx.dir);
   store.weights = w;
   const cfg = parseDecoderConfig(fx.config!, store);
-  const full = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', allLogits: true }, cfg.slidingWindow);
+  const full = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', allLogits: true, attention }, cfg.slidingWindow);
   const logits = (await full.forward(full.newState(1), { ids: [prompt], seq: prompt.length })).logits!.data as Float32Array;
-  const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids' }, cfg.slidingWindow);
+  const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', attention }, cfg.slidingWindow);
   const greedy = async (forced?: number[]) => {
     const st = lm.newState(1, undefined, prompt.length + STEPS + 1);
     let o = await lm.forward(st, { ids: [prompt], seq: prompt.length });
@@ -66,7 +67,7 @@ async function runDecoder(fx: Fixture, prompt: number[], w: WeightSettings): Pro
 }
 
 /** SAIL: image prefix (bidirectional) + text, through the embed graph (vis_embed quantized too). */
-async function runSail(fx: Fixture, w: WeightSettings): Promise<Runner> {
+async function runSail(fx: Fixture, w: WeightSettings, attention: AttentionKind): Promise<Runner> {
   const store = WeightStore.open(fx.dir);
   store.weights = w;
   const cfg = parseSailConfig(fx.config!, store);
@@ -85,9 +86,9 @@ async function runSail(fx: Fixture, w: WeightSettings): Promise<Runner> {
   const pos = sailPositions(L, grid);
   const prefix = grid.nh * grid.nw + 2;
   const rope = sailRope(cfg.rope, pos.map((a) => [a]));
-  const full = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'embeds', allLogits: true });
+  const full = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'embeds', allLogits: true, attention });
   const logits = (await full.forward(full.newState(1), { embeds, seq: L, rope, prefix })).logits!.data as Float32Array;
-  const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'embeds' });
+  const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'embeds', attention });
   const greedy = async (forced?: number[]) => {
     const st = lm.newState(1, undefined, L + STEPS + 1);
     st.nextPos = [0];
@@ -111,13 +112,13 @@ function top1Agreement(a: Float32Array, b: Float32Array, V: number): string {
   return `${same}/${n}`;
 }
 
-describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('quantized vs fp32 %s', (_n, fx) => {
+describe.each(withAttentions(fixtures))('quantized vs fp32 %s', (_n, fx, attention) => {
   it(`q8: logits within ${Q8_REL} of max |logit|, greedy ids agree ≥ ${MIN_FREE} steps and wherever fp32's margin > ${MARGIN}·max|logit|; q4 reported`, async () => {
     const sail = isSailConfig(fx.config!);
     const c = fx.cases.find((c) => c.inputs.some((k) => k.endsWith('input_ids')))!;
     const idsKey = c.inputs.find((k) => k.endsWith('input_ids'))!;
     const prompt = fx.ints(idsKey).slice(0, fx.shape(idsKey).at(-1));
-    const run = (w: WeightSettings) => (sail ? runSail(fx, w) : runDecoder(fx, prompt, w));
+    const run = (w: WeightSettings) => (sail ? runSail(fx, w, attention) : runDecoder(fx, prompt, w, attention));
     const V = fx.config!.vocab_size as number;
     const ref = await run({ dtype: 'fp32' });
     const refGreedy = await ref.greedy();
@@ -140,7 +141,7 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('quantized 
       const forcedBad = forced.filter((t, k) => refGreedy.margins[k]! > margin && t !== refGreedy.ids[k]).length;
       const forcedSame = forced.filter((t, k) => t === refGreedy.ids[k]).length;
       res[name] = { rel: maxErr / maxAbs, free: agree, forcedBad };
-      console.log(`quant ${fx.name} ${name}: max |Δlogit| ${maxErr.toExponential(2)} (${(100 * maxErr / maxAbs).toFixed(2)}% of max |logit|), prompt top-1 ${top1Agreement(ref.logits, r.logits, V)}, ` +
+      console.log(`quant ${fx.name} [${attention}] ${name}: max |Δlogit| ${maxErr.toExponential(2)} (${(100 * maxErr / maxAbs).toFixed(2)}% of max |logit|), prompt top-1 ${top1Agreement(ref.logits, r.logits, V)}, ` +
         `greedy: first ${agree}/${STEPS} ids equal, teacher-forced top-1 ${forcedSame}/${STEPS} (${checked - forcedBad}/${checked} where fp32 margin > ${margin.toFixed(3)})`);
     }
     for (const name of ['q8', 'q8/acc0', 'fp16']) {

@@ -1,7 +1,7 @@
 // SAIL parity against modeling_sail.py (SailForCausalLM) for every SAIL fixture found:
 // vis_embed, 3-axis positions, prefix mask, full-forward logits, prefix-cache logits, greedy ids.
 import { describe, it, expect } from 'vitest';
-import { FIXTURES_ROOT, discoverFixtures, checkTensor, DEVICE, deviceTolerance, type Fixture } from '../helpers/fixtures.js';
+import { FIXTURES_ROOT, discoverFixtures, checkTensor, DEVICE, deviceTolerance, withAttentions } from '../helpers/fixtures.js';
 import { WeightStore } from '../../src/io/checkpoint.js';
 import { buildSailEmbedGraph, isSailConfig, parseSailConfig, sailPositions, sailRope } from '../../src/models/sail.js';
 import { DecoderLM } from '../../src/generate/decoder-lm.js';
@@ -14,7 +14,7 @@ const fixtures = discoverFixtures((cfg) => !!cfg && isSailConfig(cfg));
 if (!fixtures.length) it.skip(`no matching fixtures under ${FIXTURES_ROOT}`, () => {});
 
 
-describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('sail parity %s', (_n, fx) => {
+describe.each(withAttentions(fixtures))('sail parity %s', (_n, fx, attention) => {
   const store = WeightStore.open(fx.dir);
   const cfg = parseSailConfig(fx.config!, store);
   const D = cfg.spec.hiddenSize, V = cfg.spec.vocabSize, pp = 3 * cfg.patchSize ** 2;
@@ -55,7 +55,7 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('sail parit
       }
 
       // Full forward with the prefix mask.
-      lmAll ??= await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'embeds', allLogits: true, hiddenStates: true, device: DEVICE });
+      lmAll ??= await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'embeds', allLogits: true, hiddenStates: true, device: DEVICE, attention });
       const embeds = emb.inputs_embeds!.data as Float32Array;
       const posB = pos.map((a) => [a]);
       const st = lmAll.newState(1);
@@ -78,7 +78,7 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('sail parit
       // Greedy decoding with the cache; new tokens continue at max(position)+1 on all axes.
       const genKey = key('generated_ids')!;
       const want = fx.ints(genKey);
-      lmLast ??= await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'embeds', device: DEVICE });
+      lmLast ??= await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'embeds', device: DEVICE, attention });
       const st3 = lmLast.newState(1);
       st3.nextPos = [0];
       let o = await lmLast.forward(st3, { embeds, seq: L, rope: sailRope(cfg.rope, posB), positions: [[Math.max(...pos.flat())]].map((r) => Array(L - 1).fill(0).concat(r)), prefix });
@@ -93,7 +93,7 @@ describe.each(fixtures.map((f) => [f.name, f] as [string, Fixture]))('sail parit
         const e = await embedS.run({ input_ids: i64Tensor([t], [1, 1]), vision_patches: f32Tensor(new Float32Array(0), [0, pp]), vision_patch_indices: i64Tensor([-1], [1, 1]) });
         o = await lmLast.forward(st3, { embeds: e.inputs_embeds!.data as Float32Array, seq: 1 });
       }
-      console.log(`parity ${fx.name} ${c.name} ${genKey}: ${JSON.stringify(got)}`);
+      console.log(`parity ${fx.name} [${attention}] ${c.name} ${genKey}: ${JSON.stringify(got)}`);
       expect(got).toEqual(want);
       const slKey = key('step_logits')!;
       const n = fx.shape(slKey)[0]!;

@@ -10,7 +10,7 @@ import { SeedLlamaChatModel, seedImageSpans } from '../../src/models/seed-llama/
 import { streamGeneration, type ImageSpans } from '../../src/generate/generate.js';
 import { Sampler } from '../../src/generate/sampler.js';
 import { seedPromptText, promptFormatOf } from '../../src/models/seed-llama/prompt.js';
-import { FIXTURES_ROOT, openFixture } from '../helpers/fixtures.js';
+import { ATTENTIONS, FIXTURES_ROOT, openFixture } from '../helpers/fixtures.js';
 
 const root = resolve(__dirname, '../..');
 const FIX = join(FIXTURES_ROOT, 'seed-llama-tiny');
@@ -125,9 +125,10 @@ describe.skipIf(!haveFix)('seed-llama prompts', () => {
 });
 
 describe('seed-llama generation', () => {
-  it.skipIf(!haveFix)('reproduces the reference greedy ids for the image-span prompt (cached decoding)', async () => {
+  it.skipIf(!haveFix).each(ATTENTIONS)('reproduces the reference greedy ids for the image-span prompt (cached decoding, attention %s)', async (attention) => {
     const fix = openFixture(FIX);
-    const m = (await loadModel(withTok)) as SeedLlamaChatModel;
+    const m = (await loadModel(withTok, { attention })) as SeedLlamaChatModel;
+    expect(m.lm.attention).toBe(attention);
     for (const c of ['a', 'b']) {
       const stream = m.generateIds(fix.ints(`${c}.input_ids`), { maxNewTokens: 8 });
       const r = await stream.result;

@@ -55,7 +55,7 @@ export class HovleChatModel extends VlmChatModel<HovleState> {
     }
     const bos = tok.bosTokenId ?? cfg.llm.bosTokenId;
     if (bos === undefined) throw new CheckpointError(`${folder.dir}: no BOS token in the tokenizer or config.json`);
-    const engine = await HovleEngine.create(store, cfg, { device: opts.device }, (done, message) => opts.onProgress?.({ stage: 'session', done, total: 3, message }));
+    const engine = await HovleEngine.create(store, cfg, { device: opts.device, attention: opts.attention }, (done, message) => opts.onProgress?.({ stage: 'session', done, total: 3, message }));
     const info: ModelInfo = {
       modelType: folder.config.model_type, name: opts.name ?? basename(folder.dir), dir: folder.dir,
       device: opts.device ?? 'cpu', contextLength: cfg.llm.maxPositions,

@@ -12,7 +12,7 @@ import { f, Graph, type Value } from '../../graph/builder.js';
 import { GraphWeights } from '../../nn/weights.js';
 import { activation, linear } from '../../nn/layers.js';
 import { CheckpointError, configNumber, type WeightStore } from '../../io/checkpoint.js';
-import type { DecoderSpec } from '../../nn/decoder.js';
+import type { AttentionKind, DecoderSpec } from '../../nn/decoder.js';
 import { decoderDims, type DecoderConfig } from '../llama.js';
 import { parseInternLM2Config } from '../internlm2.js';
 import { parseRopeConfig, type RopeConfig } from '../../generate/rope.js';
@@ -234,6 +234,8 @@ export interface HovleForward {
 export interface HovleEngineOptions extends SessionOptions {
   allLogits?: boolean;
   hiddenStates?: boolean;
+  /** Decoder attention of both stacks ('gqa': GroupQueryAttention, CPU). */
+  attention?: AttentionKind;
 }
 
 /** The sessions of one HoVLE checkpoint and one forward over both stacks. */
@@ -254,9 +256,9 @@ export class HovleEngine {
     const text = await createSession(buildHovleTextGraph(store, cfg), so);
     const post = cfg.pixelShuffleLoc === 'post' ? await createSession(buildHovlePostShuffleGraph(store, cfg), so) : undefined;
     onStep?.(1, 'building the embedding layers');
-    const embLayers = await DecoderLM.create(store, cfg.emb.spec, cfg.emb.rope, { input: 'embeds', head: 'none', hiddenStates: opts.hiddenStates, device: opts.device });
+    const embLayers = await DecoderLM.create(store, cfg.emb.spec, cfg.emb.rope, { input: 'embeds', head: 'none', hiddenStates: opts.hiddenStates, device: opts.device, attention: opts.attention });
     onStep?.(2, 'building the language model');
-    const llm = await DecoderLM.create(store, cfg.llm.spec, cfg.llm.rope, { input: 'embeds', allLogits: opts.allLogits, hiddenStates: opts.hiddenStates, device: opts.device });
+    const llm = await DecoderLM.create(store, cfg.llm.spec, cfg.llm.rope, { input: 'embeds', allLogits: opts.allLogits, hiddenStates: opts.hiddenStates, device: opts.device, attention: opts.attention });
     onStep?.(3, 'ready');
     return new HovleEngine(cfg, vision, text, post, embLayers, llm);
   }

@@ -60,7 +60,7 @@ export class SeedLlamaChatModel implements ChatModel {
       throw new CheckpointError(`${folder.dir}: the tokenizer's image tokens (up to id ${Math.max(layout.firstCode + layout.codebookSize - 1, layout.boi, layout.eoi)}) do not fit the model's vocabulary of ${cfg.spec.vocabSize}`);
     }
     opts.onProgress?.({ stage: 'session', done: 0, total: 1, message: 'building the decoder graph' });
-    const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', device: opts.device }, cfg.slidingWindow);
+    const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', device: opts.device, attention: opts.attention }, cfg.slidingWindow);
     opts.onProgress?.({ stage: 'session', done: 1, total: 1 });
     const info: ModelInfo = {
       modelType: 'seed_llama', name: opts.name ?? basename(folder.dir), dir: folder.dir,
