@@ -10,6 +10,7 @@
 // Run it alone: npm run bench:decode -- --dtype q4,q8
 // Options: --dtype fp32,fp16,q8,q4  --rounds 3  --prefill 512 --decode 128  --layers N  --shape 1b|7b
 //          --peer llamacpp|none  --threads 2  --accuracy-level 4|0  --block 32 (tsvlm quantization block)
+//          --attention ops,gqa (tsvlm decoder attention kinds, each measured in every round, interleaved)
 import { existsSync, writeFileSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,7 +58,7 @@ if (args.worker) {
     };
     store.weights = weightSettings({ dtype: args.worker_dtype, accuracyLevel: ACC, quantBlockSize: Number(args.block ?? 32), cacheDir: join(dir, 'tsvlm-cache'), onProgress });
     const cfg = parseLlamaConfig(config, store);
-    const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', intraOpThreads: THREADS });
+    const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', intraOpThreads: THREADS, attention: args.worker_attention ?? 'ops' });
     const loadS = (performance.now() - t0) / 1000;
     if (args.prepare) {
       console.log(JSON.stringify({ loadS }));
@@ -122,6 +123,10 @@ if (args.worker) {
 const dtypes = (args.dtype ?? 'fp32,q8,q4').split(',');
 for (const d of dtypes) if (!GGUF_TYPE[d]) throw new Error(`--dtype takes fp32, fp16, q8, q4 (got ${d})`);
 const peer = (args.peer ?? 'llamacpp') !== 'none';
+const attentions = (args.attention ?? 'ops').split(',');
+for (const a of attentions) if (!['ops', 'gqa'].includes(a)) throw new Error(`--attention takes ops, gqa (got ${a})`);
+// Engine label of a tsvlm measurement: 'tsvlm' for the default graph alone, 'tsvlm/gqa' etc. when comparing.
+const tsvlmEngines = attentions.map((a) => (attentions.length === 1 && a === 'ops' ? ['tsvlm', a] : [`tsvlm/${a}`, a]));
 const ROUNDS = Number(args.rounds ?? 3);
 
 if (!existsSync(join(dir, 'model.safetensors'))) {
@@ -160,9 +165,10 @@ for (const d of dtypes) {
 const results = {};
 for (let r = 0; r < ROUNDS; r++) {
   for (const d of dtypes) {
-    const jobs = [['tsvlm', d, ['--worker', 'tsvlm', '--worker_dtype', d]]];
+    const jobs = tsvlmEngines.map(([e, a]) => [e, d, ['--worker', 'tsvlm', '--worker_dtype', d, '--worker_attention', a]]);
     if (peer) jobs.push(['llama.cpp', d, ['--worker', 'llamacpp', '--gguf', ggufPath(d)]]);
-    if (r % 2) jobs.reverse();
+    // Alternate the order each round (a rotation, so every engine takes each place in turn).
+    for (let k = 0; k < r % jobs.length; k++) jobs.push(jobs.shift());
     for (const [engine, dt, extra] of jobs) {
       const o = worker(extra);
       (results[`${engine} ${dt}`] ??= []).push(o);
@@ -183,14 +189,21 @@ const summary = (k) => {
 console.log(`\nLlama ${shapeName} shape (${L} layers, D ${D}, ffn ${F}, vocab ${V}), batch 1, ${THREADS} threads, prefill ${PRE}, decode ${DEC}, ${ROUNDS} interleaved rounds (medians)`);
 console.log('engine        dtype  load s  prefill tok/s  decode tok/s (median step)  whole decode s  peak RSS GiB  p10 step ms');
 for (const d of dtypes) {
-  for (const e of ['tsvlm', 'llama.cpp']) {
+  for (const e of [...tsvlmEngines.map(([e]) => e), 'llama.cpp']) {
     const s = summary(`${e} ${d}`);
     if (!s) continue;
-    console.log(`${e.padEnd(13)} ${(e === 'tsvlm' ? d : GGUF_TYPE[d]).padEnd(6)} ${fmt(s.load, 2).padStart(6)}  ${fmt(PRE / s.prefill, 1).padStart(13)}  ${fmt(s.tps, 2).padStart(12)} (${fmt(s.step, 1)} ms)  ${fmt(s.whole, 2).padStart(14)}  ${fmt(s.rss, 2).padStart(12)}  ${fmt(s.fast, 1).padStart(11)}`);
+    console.log(`${e.padEnd(13)} ${(e === 'llama.cpp' ? GGUF_TYPE[d] : d).padEnd(6)} ${fmt(s.load, 2).padStart(6)}  ${fmt(PRE / s.prefill, 1).padStart(13)}  ${fmt(s.tps, 2).padStart(12)} (${fmt(s.step, 1)} ms)  ${fmt(s.whole, 2).padStart(14)}  ${fmt(s.rss, 2).padStart(12)}  ${fmt(s.fast, 1).padStart(11)}`);
   }
-  const a = summary(`tsvlm ${d}`), b = summary(`llama.cpp ${d}`);
-  if (a && b) {
+  const b = summary(`llama.cpp ${d}`);
+  for (const [e] of tsvlmEngines) {
+    const a = summary(`${e} ${d}`);
+    if (!a || !b) continue;
     const same = a.ids.findIndex((t, i) => t !== b.ids[i]);
-    console.log(`  ratio tsvlm ${d} / llama.cpp ${GGUF_TYPE[d]}: decode ${fmt(a.tps / b.tps, 2)}× (p10 steps ${fmt(b.fast / a.fast, 2)}×), prefill ${fmt(b.prefill / a.prefill, 2)}×, peak RSS ${fmt(a.rss / b.rss, 2)}×; greedy ids equal for ${same < 0 ? a.ids.length : same}/${a.ids.length} tokens`);
+    console.log(`  ratio ${e} ${d} / llama.cpp ${GGUF_TYPE[d]}: decode ${fmt(a.tps / b.tps, 2)}× (p10 steps ${fmt(b.fast / a.fast, 2)}×), prefill ${fmt(b.prefill / a.prefill, 2)}×, peak RSS ${fmt(a.rss / b.rss, 2)}×; greedy ids equal for ${same < 0 ? a.ids.length : same}/${a.ids.length} tokens`);
+  }
+  const ops = summary(`tsvlm/ops ${d}`), gqa = summary(`tsvlm/gqa ${d}`);
+  if (ops && gqa) {
+    const same = gqa.ids.findIndex((t, i) => t !== ops.ids[i]);
+    console.log(`  ratio tsvlm gqa / ops ${d}: decode ${fmt(gqa.tps / ops.tps, 2)}× (median step ${fmt(gqa.step, 1)} vs ${fmt(ops.step, 1)} ms; p10 ${fmt(ops.fast / gqa.fast, 2)}×), prefill ${fmt(ops.prefill / gqa.prefill, 2)}×; greedy ids equal for ${same < 0 ? gqa.ids.length : same}/${gqa.ids.length} tokens`);
   }
 }

@@ -38,6 +38,8 @@ Common options:
                         blocks of 32) at the first load and cache them (TSVLM_CACHE); default
                         by size: fp32 up to 1.5 G parameters, q8 up to 3 G, q4 above
   --accuracy-level 4|0  q8/q4 compute: 4 = int8 activations (fast, default), 0 = float32
+  --attention ops|gqa   decoder attention on CPU: plain ONNX ops (default) or ONNX Runtime's
+                        fused GroupQueryAttention
   --json                machine-readable output
   --max-new-tokens N    --temperature T  --top-p P  --top-k K  --min-p P  --seed S
   --repetition-penalty R   --stop STRING (repeatable)
@@ -75,6 +77,7 @@ const options = {
   device: { type: 'string' },
   dtype: { type: 'string' },
   'accuracy-level': { type: 'string' },
+  attention: { type: 'string' },
   'max-new-tokens': { type: 'string' },
   temperature: { type: 'string' },
   'top-p': { type: 'string' },
@@ -108,9 +111,13 @@ function prefillProgress(v: Values): Pick<GenerationOptions, 'onProgress'> {
 }
 
 
-/** --dtype and --accuracy-level as LoadOptions (validated here so the message names the flag). */
-function weightFlags(v: Values): Pick<LoadOptions, 'dtype' | 'accuracyLevel'> {
-  const out: Pick<LoadOptions, 'dtype' | 'accuracyLevel'> = {};
+/** --dtype, --accuracy-level and --attention as LoadOptions (validated here so the message names the flag). */
+function weightFlags(v: Values): Pick<LoadOptions, 'dtype' | 'accuracyLevel' | 'attention'> {
+  const out: Pick<LoadOptions, 'dtype' | 'accuracyLevel' | 'attention'> = {};
+  if (v.attention !== undefined) {
+    if (v.attention !== 'ops' && v.attention !== 'gqa') throw new UsageError(`--attention must be ops or gqa (got ${JSON.stringify(v.attention)})`);
+    out.attention = v.attention;
+  }
   if (v.dtype !== undefined) {
     if (!['fp32', 'fp16', 'q8', 'q4'].includes(v.dtype)) throw new UsageError(`--dtype must be fp32, fp16, q8 or q4 (got ${JSON.stringify(v.dtype)})`);
     out.dtype = v.dtype as LoadOptions['dtype'];

@@ -116,4 +116,14 @@ describe.skipIf(!have || !BUILT)('tsvlm CLI', () => {
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('--dtype must be fp32, fp16, q8 or q4');
   });
+
+  it('--attention gqa: the fused-attention decoder gives the reference greedy ids; other values are usage errors', () => {
+    const fx = openFixture(join(FIXTURES_ROOT, 'llama-tiny'));
+    const r = tsvlm(['generate', '--model', llama, '--attention', 'gqa', '--input-ids', fx.ints('prompt.input_ids').join(','), '--max-new-tokens', '6', '--json']);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).token_ids).toEqual(fx.ints('greedy.generated_ids').slice(0, 6));
+    const bad = tsvlm(['generate', '--model', llama, '--attention', 'flash', '--prompt', 'x']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--attention must be ops or gqa');
+  });
 });
