@@ -141,8 +141,9 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
     emb = g.input('inputs_embeds', 'float32', ['batch', 'seq', D]);
     bs = g.op('Slice', [g.op('Shape', [emb]), g.ints([0]), g.ints([2])]);
   }
-  const cos = g.op('Unsqueeze', [g.input('rope_cos', 'float32', ['batch', 'seq', half]), g.ints([2])]);
-  const sin = g.op('Unsqueeze', [g.input('rope_sin', 'float32', ['batch', 'seq', half]), g.ints([2])]);
+  const cosIn = g.input('rope_cos', 'float32', ['batch', 'seq', half]);
+  const sinIn = g.input('rope_sin', 'float32', ['batch', 'seq', half]);
+
   const gqa = opts.attention === 'gqa';
   if (gqa && opts.cacheOutputs === 'present') throw new Error("attention 'gqa' keeps no present outputs (use 'ops' on WebGPU)");
   const mask4 = g.input('attention_mask', 'float32', ['batch', 1, 'seq', 'total']); // [B,1,S,T]
@@ -156,6 +157,8 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
   let x = flatten2d(emb, D); // [B·S, D]
   hidden.push(x);
   // Plain ops: time-major cache [T, B, KV, hd]; grouped heads share K/V through broadcasting.
+  const cos = gqa ? cosIn : g.op('Unsqueeze', [cosIn, g.ints([2])]); // [B,S,1,half]
+  const sin = gqa ? sinIn : g.op('Unsqueeze', [sinIn, g.ints([2])]);
   const opsAttention = (i: number, q: Value, k: Value, v: Value): Value => {
     // New cache entries, time-major [S, B, KV, hd].
     const kNew = g.op('Transpose', [k], { perm: [1, 0, 2, 3] });
@@ -179,14 +182,29 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
     const ctx = g.op('Transpose', [g.op('MatMul', [probs, vT])], { perm: [0, 3, 1, 2, 4] }); // [B,S,KV,G,hd]
     return flatten2d(ctx, H * hd);
   };
+  // RoPE on the fused path: com.microsoft RotaryEmbedding, one node per tensor instead of nine. It
+  // reads our per-token tables (any positions: M-RoPE, left padding) through position_ids that
+  // point at each token's own row: cos_cache = rope_cos as [B·S, half], position_ids[b, s] = b·S + s.
+  let fusedRope: ((t: Value, heads: number) => Value) | undefined;
+  if (gqa) {
+    const n = g.op('ReduceProd', [bs], { keepdims: 0 }); // B·S
+    const idx = g.op('Reshape', [g.op('Range', [g.constant('int64', [], [0]), n, g.constant('int64', [], [1])]), bs]); // [B,S]
+    const cosCache = g.op('Reshape', [cosIn, g.ints([-1, half])]);
+    const sinCache = g.op('Reshape', [sinIn, g.ints([-1, half])]);
+    fusedRope = (t, heads) => g.op('RotaryEmbedding', [t, idx, cosCache, sinCache], { num_heads: heads, interleaved: 0 }, 'com.microsoft');
+  }
   // GroupQueryAttention: head-major cache [B, KV, M, hd] read in place; the new entries go out.
+  // q [B,S,H,hd], k/v [B,S,KV,hd] before RoPE.
   const fusedAttention = (i: number, q: Value, k: Value, v: Value): Value => {
-    g.output(g.op('Transpose', [k], { perm: [0, 2, 1, 3] }), `new_key.${i}`); // [B,KV,S,hd]
+    const flat = (t: Value, heads: number) => g.op('Reshape', [t, shape([heads * hd])]); // [B,S,heads·hd]
+    const qr = fusedRope!(flat(q, H), H);
+    const kr = fusedRope!(flat(k, KV), KV);
+    const bnsh = (t: Value) => g.op('Transpose', [g.op('Reshape', [t, shape([KV, hd])])], { perm: [0, 2, 1, 3] }); // [B,KV,S,hd]
+    g.output(bnsh(kr), `new_key.${i}`);
     g.output(g.op('Transpose', [v], { perm: [0, 2, 1, 3] }), `new_value.${i}`);
     const pk = g.input(`past_key.${i}`, 'float32', ['batch', KV, 'max', hd]);
     const pv = g.input(`past_value.${i}`, 'float32', ['batch', KV, 'max', hd]);
-    const flat = (t: Value, heads: number) => g.op('Reshape', [t, shape([heads * hd])]); // [B,S,heads·hd]
-    const [ctx] = g.opN('GroupQueryAttention', [flat(q, H), flat(k, KV), flat(v, KV), pk, pv, seqlensK!, totalLen!, null, null, null, mask],
+    const [ctx] = g.opN('GroupQueryAttention', [qr, kr, flat(v, KV), pk, pv, seqlensK!, totalLen!, null, null, null, mask],
       { num_heads: H, kv_num_heads: KV, causal: 0 }, 3, 'com.microsoft'); // [B,S,H·hd]; present_key/value unused
     return flatten2d(ctx!, H * hd);
   };
@@ -206,9 +224,7 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
       k = g.op('Reshape', [linear(w, h, n.k!), shape([KV, hd])]);
       v = g.op('Reshape', [linear(w, h, n.v!), shape([KV, hd])]);
     }
-    q = rope(g, q, cos, sin, half);
-    k = rope(g, k, cos, sin, half);
-    const ctx = gqa ? fusedAttention(i, q, k, v) : opsAttention(i, q, k, v); // [B·S, H·hd]
+    const ctx = gqa ? fusedAttention(i, q, k, v) : opsAttention(i, rope(g, q, cos, sin, half), rope(g, k, cos, sin, half), v); // [B·S, H·hd]
     const attn = linear(w, ctx, n.o);
     x = g.op('Add', [x, attn]);
     const m = rmsNorm(w, x, n.postNorm, s.rmsNormEps);
