@@ -109,7 +109,7 @@ describe.each(fixtures.filter((f) => f.cases.some((c) => c.inputs.some((k) => k.
     const S = ids[0]!.length, cut = Math.ceil(S / 2);
     const run = async (attention: 'ops' | 'gqa', chunks: number[]) => {
       const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', device: DEVICE, attention }, cfg.slidingWindow);
-      const st = lm.newState(ids.length, leftPad, 4); // small capacity: the chunks also grow the cache
+      const st = lm.newState(ids.length, leftPad, 1); // capacity 1: each chunk outgrows the preallocated buffer
       let o;
       let at = 0;
       for (const n of chunks) {
