@@ -151,7 +151,7 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
   const seqlensK = gqa ? g.input('seqlens_k', 'int32', ['batch']) : undefined;
   const totalLen = gqa ? g.input('total_sequence_length', 'int32', [1]) : undefined;
   const shape = (tail: number[]) => g.op('Concat', [bs, g.ints(tail)], { axis: 0 });
-  const scale = g.scalar(1 / Math.sqrt(hd));
+  const scale = gqa ? undefined : g.scalar(1 / Math.sqrt(hd)); // (GroupQueryAttention scales by 1/√hd itself)
 
   const hidden: Value[] = [];
   let x = flatten2d(emb, D); // [B·S, D]
@@ -177,7 +177,7 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
     const kT = g.op('Unsqueeze', [g.op('Transpose', [kAll], { perm: [1, 2, 3, 0] }), g.ints([2])]); // [B,KV,1,hd,T]
     const vT = g.op('Unsqueeze', [g.op('Transpose', [vAll], { perm: [1, 2, 0, 3] }), g.ints([2])]); // [B,KV,1,T,hd]
     const qG = g.op('Transpose', [g.op('Reshape', [q, shape([KV, G, hd])])], { perm: [0, 2, 3, 1, 4] }); // [B,KV,G,S,hd]
-    const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [qG, kT]), scale]), mask]); // [B,KV,G,S,T]
+    const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [qG, kT]), scale!]), mask]); // [B,KV,G,S,T]
     const probs = g.op('Softmax', [scores], { axis: -1 });
     const ctx = g.op('Transpose', [g.op('MatMul', [probs, vT])], { perm: [0, 3, 1, 2, 4] }); // [B,S,KV,G,hd]
     return flatten2d(ctx, H * hd);
