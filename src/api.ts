@@ -59,8 +59,8 @@ export interface LoadOptions {
    */
   quantBlockSize?: 32 | 64 | 128;
   /**
-   * Decoder attention on CPU: 'ops' (default, plain ONNX ops) or 'gqa' (ONNX Runtime's fused
-   * GroupQueryAttention with a head-major KV cache). WebGPU always uses 'ops'.
+   * Decoder attention on CPU: 'gqa' (default: ONNX Runtime's fused GroupQueryAttention with a
+   * head-major KV cache) or 'ops' (plain ONNX ops). Same results; WebGPU always uses 'ops'.
    */
   attention?: 'ops' | 'gqa';
   /** Folder for converted weights (default: TSVLM_CACHE, else the platform cache dir + /tsvlm). */

@@ -4,7 +4,7 @@
 // sums the per-node times by group: weight matmuls (projections, MLP, lm head), attention proper
 // (score/context MatMuls, Softmax, mask Add, scale Mul, KV Concat/Transpose or the fused
 // GroupQueryAttention), RoPE (Slice/Mul/Sub/Add/Concat on [.., hd] rows), norms, the rest.
-//   node bench/decode/profile.mjs --dtype q4 --past 600 --steps 16 [--attention ops,gqa] [--threads 2]
+//   node bench/decode/profile.mjs --dtype q4 --past 600 --steps 16 [--attention ops,gqa] [--threads 2]  (TSVLM_BENCH_DIR as run.mjs)
 import { readFileSync, readdirSync, rmSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -38,7 +38,7 @@ function group(e) {
 }
 
 for (const dtype of (args.dtype ?? 'q4').split(',')) {
-  for (const attention of (args.attention ?? 'ops').split(',')) {
+  for (const attention of (args.attention ?? 'ops,gqa').split(',')) {
     const store = WeightStore.open(dir);
     store.weights = weightSettings({ dtype, cacheDir: join(dir, 'tsvlm-cache') });
     const cfg = parseLlamaConfig(config, store);

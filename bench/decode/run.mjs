@@ -10,7 +10,7 @@
 // Run it alone: npm run bench:decode -- --dtype q4,q8
 // Options: --dtype fp32,fp16,q8,q4  --rounds 3  --prefill 512 --decode 128  --layers N  --shape 1b|7b
 //          --peer llamacpp|none  --threads 2  --accuracy-level 4|0  --block 32 (tsvlm quantization block)
-//          --attention ops,gqa (tsvlm decoder attention kinds, each measured in every round, interleaved)
+//          --attention ops,gqa (tsvlm decoder attention kinds, each measured in every round, interleaved; default gqa)
 import { existsSync, writeFileSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,7 +58,7 @@ if (args.worker) {
     };
     store.weights = weightSettings({ dtype: args.worker_dtype, accuracyLevel: ACC, quantBlockSize: Number(args.block ?? 32), cacheDir: join(dir, 'tsvlm-cache'), onProgress });
     const cfg = parseLlamaConfig(config, store);
-    const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', intraOpThreads: THREADS, attention: args.worker_attention ?? 'ops' });
+    const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', intraOpThreads: THREADS, attention: args.worker_attention ?? 'gqa' });
     const loadS = (performance.now() - t0) / 1000;
     if (args.prepare) {
       console.log(JSON.stringify({ loadS }));
@@ -123,10 +123,10 @@ if (args.worker) {
 const dtypes = (args.dtype ?? 'fp32,q8,q4').split(',');
 for (const d of dtypes) if (!GGUF_TYPE[d]) throw new Error(`--dtype takes fp32, fp16, q8, q4 (got ${d})`);
 const peer = (args.peer ?? 'llamacpp') !== 'none';
-const attentions = (args.attention ?? 'ops').split(',');
+const attentions = (args.attention ?? 'gqa').split(',');
 for (const a of attentions) if (!['ops', 'gqa'].includes(a)) throw new Error(`--attention takes ops, gqa (got ${a})`);
-// Engine label of a tsvlm measurement: 'tsvlm' for the default graph alone, 'tsvlm/gqa' etc. when comparing.
-const tsvlmEngines = attentions.map((a) => (attentions.length === 1 && a === 'ops' ? ['tsvlm', a] : [`tsvlm/${a}`, a]));
+// Engine label of a tsvlm measurement: 'tsvlm' for the default graph (gqa on CPU), 'tsvlm/ops' etc. when asked.
+const tsvlmEngines = attentions.map((a) => (args.attention === undefined ? ['tsvlm', a] : [`tsvlm/${a}`, a]));
 const ROUNDS = Number(args.rounds ?? 3);
 
 if (!existsSync(join(dir, 'model.safetensors'))) {

@@ -42,7 +42,7 @@ export const OPTION_DOCS: Record<string, OptionDoc> = {
   version: { help: 'print the tsvlm version' },
   dtype: { arg: 'fp32|fp16|q8|q4', help: 'weights at run time: q8/q4 quantize Linear weights (int8/int4 blocks of 32) at the first load and cache them (TSVLM_CACHE)', default: 'by size: fp32 up to 1.5 G parameters, q8 up to 3 G, q4 above' },
   'accuracy-level': { arg: '4|0', help: 'q8/q4 compute: 4 = int8 activations (fast), 0 = float32', default: '4' },
-  attention: { arg: 'ops|gqa', help: "decoder attention on CPU: plain ONNX ops, or ONNX Runtime's fused GroupQueryAttention", default: 'ops' },
+  attention: { arg: 'gqa|ops', help: "decoder attention on CPU: ONNX Runtime's fused GroupQueryAttention, or plain ONNX ops (WebGPU: always ops)", default: 'gqa' },
   'max-tiles': { arg: 'N', help: "most tiles per image for models that tile images (HoVLE's max_num)", default: "the checkpoint's max_dynamic_patch" },
   'image-tokenizer': { arg: 'DIR', help: 'SEED-LLaMA: the SEED image tokenizer folder (reads images; its tokenizer files carry the image tokens)' },
   'out-dir': { arg: 'DIR', help: 'where drawn images are written as PNG', default: 'the current folder' },

@@ -38,8 +38,8 @@ Common options:
                         blocks of 32) at the first load and cache them (TSVLM_CACHE); default
                         by size: fp32 up to 1.5 G parameters, q8 up to 3 G, q4 above
   --accuracy-level 4|0  q8/q4 compute: 4 = int8 activations (fast, default), 0 = float32
-  --attention ops|gqa   decoder attention on CPU: plain ONNX ops (default) or ONNX Runtime's
-                        fused GroupQueryAttention
+  --attention gqa|ops   decoder attention on CPU: ONNX Runtime's fused GroupQueryAttention
+                        (default) or plain ONNX ops
   --json                machine-readable output
   --max-new-tokens N    --temperature T  --top-p P  --top-k K  --min-p P  --seed S
   --repetition-penalty R   --stop STRING (repeatable)

@@ -2,7 +2,7 @@
 // masks, the KV cache. Models (llama.ts, sail.ts, ...) provide the DecoderSpec; this runs it.
 import type { WeightStore } from '../io/checkpoint.js';
 import { currentProgress, tracked } from './progress.js';
-import { buildCacheCopyGraph, buildDecoderGraph, type AttentionKind, type DecoderSpec } from '../nn/decoder.js';
+import { buildCacheCopyGraph, buildDecoderGraph, gqaSupports, type AttentionKind, type DecoderSpec } from '../nn/decoder.js';
 import { createSession, ort, i64Tensor, type SessionOptions } from '../graph/session.js';
 import { GpuKvCache, HeadMajorKvCache, KvCache, type KvStore } from './kv-cache.js';
 import { buildMask } from './mask.js';
@@ -16,8 +16,9 @@ export interface DecoderLMOptions extends SessionOptions {
   /** 'none': no norm/head, output `hidden` [B, S, D] (a stack feeding another decoder). */
   head?: 'logits' | 'none';
   /**
-   * 'ops' (default): attention from plain ONNX ops. 'gqa': com.microsoft GroupQueryAttention with
-   * a head-major cache (CPU only; WebGPU always uses 'ops').
+   * 'gqa' (CPU default): com.microsoft GroupQueryAttention + RotaryEmbedding with a head-major
+   * cache. 'ops': attention from plain ONNX ops (always on WebGPU). Same results (parity suites
+   * run both); gqa decodes 5–20% faster at T≈600 on the 1B bench shape, prefill equal or ±3%.
    */
   attention?: AttentionKind;
 }
@@ -44,6 +45,15 @@ export interface ForwardInput {
   prefix?: number;
 }
 
+/**
+ * 'gqa' on CPU unless asked otherwise, where ORT's kernel takes the shape (head_dim a multiple of
+ * 8); WebGPU keeps its cache on the device with 'ops'.
+ */
+function attentionFor(opts: DecoderLMOptions, spec: DecoderSpec): AttentionKind {
+  if (opts.device === 'webgpu' || !gqaSupports(spec)) return 'ops';
+  return opts.attention ?? 'gqa';
+}
+
 export class DecoderLM {
   private constructor(
     readonly spec: DecoderSpec,
@@ -57,14 +67,13 @@ export class DecoderLM {
 
   /** The attention graph in use ('gqa' only on CPU). */
   get attention(): AttentionKind {
-    return this.opts.device !== 'webgpu' && this.opts.attention === 'gqa' ? 'gqa' : 'ops';
+    return attentionFor(this.opts, this.spec);
   }
 
   static async create(store: WeightStore, spec: DecoderSpec, rope: RopeConfig, opts: DecoderLMOptions, slidingWindow?: number): Promise<DecoderLM> {
     // On WebGPU the cache stays on the device: the graph returns whole present key/values there.
     const gpu = opts.device === 'webgpu';
-    const attention = gpu ? 'ops' : (opts.attention ?? 'ops');
-    const graph = buildDecoderGraph(store, spec, { input: opts.input, lastLogitsOnly: !opts.allLogits, hiddenStates: opts.hiddenStates, head: opts.head, cacheOutputs: gpu ? 'present' : 'new', attention });
+    const graph = buildDecoderGraph(store, spec, { input: opts.input, lastLogitsOnly: !opts.allLogits, hiddenStates: opts.hiddenStates, head: opts.head, cacheOutputs: gpu ? 'present' : 'new', attention: attentionFor(opts, spec) });
     const gpuOutputs = gpu ? Array.from({ length: spec.numLayers }, (_, i) => [`present_key.${i}`, `present_value.${i}`]).flat() : undefined;
     const session = await createSession(graph, { ...opts, gpuOutputs });
     return new DecoderLM(spec, rope, session, opts, slidingWindow ?? undefined);

@@ -21,7 +21,8 @@
 // ORT 1.30 CPU facts this relies on (checked against the plain-op graph): attention_bias
 // [B, 1, S, T] with causal=0 works with and without a past; a past longer than P is fine (only
 // seqlens_k counts); B > 1 with S > 1 and a past is refused ("batch_size must be 1 when
-// sequence_length > 1 and past context is given": DecoderLM runs such steps row by row).
+// sequence_length > 1 and past context is given": DecoderLM runs such steps row by row); head_dim
+// must be a multiple of 8 (DecoderLM uses 'ops' otherwise).
 // present_key is left unused: fetching it (even into the past buffer) copies the whole buffer
 // into a new JS array every step, which costs more than the kernel's own internal copy.
 import { Graph, type Value } from '../graph/builder.js';
@@ -82,6 +83,11 @@ export interface DecoderGraphOptions {
 }
 
 export type AttentionKind = 'ops' | 'gqa';
+
+/** Whether ORT 1.30's CPU GroupQueryAttention takes this shape (it refuses head_dim % 8 ≠ 0 at run time). */
+export function gqaSupports(s: DecoderSpec): boolean {
+  return s.headDim % 8 === 0;
+}
 
 /** Checks the checkpoint against the spec (names and shapes) with one clear error. */
 export function expectDecoderWeights(store: WeightStore, s: DecoderSpec, head: 'logits' | 'none' = 'logits'): void {
@@ -146,6 +152,7 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
 
   const gqa = opts.attention === 'gqa';
   if (gqa && opts.cacheOutputs === 'present') throw new Error("attention 'gqa' keeps no present outputs (use 'ops' on WebGPU)");
+  if (gqa && !gqaSupports(s)) throw new Error(`attention 'gqa': head_dim ${hd} is not a multiple of 8, which ONNX Runtime's GroupQueryAttention needs (use 'ops')`);
   const mask4 = g.input('attention_mask', 'float32', ['batch', 1, 'seq', 'total']); // [B,1,S,T]
   const mask = gqa ? mask4 : g.op('Unsqueeze', [mask4, g.ints([2])]); // [B,1,1,S,T]
   const seqlensK = gqa ? g.input('seqlens_k', 'int32', ['batch']) : undefined;

@@ -26,7 +26,7 @@ Options:
   --device cpu|webgpu|auto where the models run (default cpu; auto: WebGPU when it has an adapter)
   --json                   log JSON lines ({time, level, msg, ...}) instead of text
   --dtype fp32|fp16|q8|q4  weights at run time (q8/q4: int8/int4 blocks, converted once and cached; default by size: fp32 ≤ 1.5 G parameters, q8 ≤ 3 G, q4 above)
-  --attention ops|gqa      decoder attention on CPU: plain ONNX ops (default) or fused GroupQueryAttention
+  --attention gqa|ops      decoder attention on CPU: fused GroupQueryAttention (default) or plain ONNX ops
   --image-tokenizer DIR    SEED-LLaMA models: the SEED image tokenizer folder (reads images; its
                            tokenizer files carry the image tokens)
   --diffusion DIR          SEED-LLaMA models: the diffusers folder that draws their images (unCLIP
