@@ -12,9 +12,9 @@
 //       new_key.i, new_value.i [S, B, KV, hd]  (only the new entries; the cache appends them)
 //       or present_key.i, present_value.i [T, B, KV, hd] (WebGPU: kept on the device)
 // With attention 'gqa' (CPU) the cache is head-major and attention is one com.microsoft
-// GroupQueryAttention per layer (RoPE stays ours, so M-RoPE works; the mask enters as its
-// attention_bias with causal=0, so prefix-bidirectional masks, left padding and sliding windows
-// work unchanged):
+// GroupQueryAttention per layer (RoPE: one RotaryEmbedding per tensor reading our tables, so M-RoPE
+// works; the mask enters as its attention_bias with causal=0, so prefix-bidirectional masks, left
+// padding and sliding windows work unchanged):
 //   in  past_key.i, past_value.i [B, KV, M, hd]  (the whole preallocated buffer; the first P slots
 //       per head are valid: seqlens_k [B] int32 = P + S - 1, total_sequence_length [1] int32 = P + S)
 //   out new_key.i, new_value.i [B, KV, S, hd]  (the cache writes them at slot P)
@@ -157,7 +157,13 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
   const mask = gqa ? mask4 : g.op('Unsqueeze', [mask4, g.ints([2])]); // [B,1,1,S,T]
   const seqlensK = gqa ? g.input('seqlens_k', 'int32', ['batch']) : undefined;
   const totalLen = gqa ? g.input('total_sequence_length', 'int32', [1]) : undefined;
-  const shape = (tail: number[]) => g.op('Concat', [bs, g.ints(tail)], { axis: 0 });
+  // [B, S, ...tail] shape tensors, one node per distinct tail.
+  const shapes = new Map<string, Value>();
+  const shape = (tail: number[]) => {
+    const key = tail.join(',');
+    if (!shapes.has(key)) shapes.set(key, g.op('Concat', [bs, g.ints(tail)], { axis: 0 }));
+    return shapes.get(key)!;
+  };
   const scale = gqa ? undefined : g.scalar(1 / Math.sqrt(hd)); // (GroupQueryAttention scales by 1/√hd itself)
 
   const hidden: Value[] = [];
@@ -201,35 +207,34 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
     fusedRope = (t, heads) => g.op('RotaryEmbedding', [t, idx, cosCache, sinCache], { num_heads: heads, interleaved: 0 }, 'com.microsoft');
   }
   // GroupQueryAttention: head-major cache [B, KV, M, hd] read in place; the new entries go out.
-  // q [B,S,H,hd], k/v [B,S,KV,hd] before RoPE.
+  // q [B,S,H·hd], k/v [B,S,KV·hd] before RoPE.
   const fusedAttention = (i: number, q: Value, k: Value, v: Value): Value => {
-    const flat = (t: Value, heads: number) => g.op('Reshape', [t, shape([heads * hd])]); // [B,S,heads·hd]
-    const qr = fusedRope!(flat(q, H), H);
-    const kr = fusedRope!(flat(k, KV), KV);
+    const qr = fusedRope!(q, H);
+    const kr = fusedRope!(k, KV);
     const bnsh = (t: Value) => g.op('Transpose', [g.op('Reshape', [t, shape([KV, hd])])], { perm: [0, 2, 1, 3] }); // [B,KV,S,hd]
     g.output(bnsh(kr), `new_key.${i}`);
-    g.output(g.op('Transpose', [v], { perm: [0, 2, 1, 3] }), `new_value.${i}`);
+    g.output(bnsh(v), `new_value.${i}`);
     const pk = g.input(`past_key.${i}`, 'float32', ['batch', KV, 'max', hd]);
     const pv = g.input(`past_value.${i}`, 'float32', ['batch', KV, 'max', hd]);
-    const [ctx] = g.opN('GroupQueryAttention', [qr, kr, flat(v, KV), pk, pv, seqlensK!, totalLen!, null, null, null, mask],
+    const [ctx] = g.opN('GroupQueryAttention', [qr, kr, v, pk, pv, seqlensK!, totalLen!, null, null, null, mask],
       { num_heads: H, kv_num_heads: KV, causal: 0 }, 3, 'com.microsoft'); // [B,S,H·hd]; present_key/value unused
     return flatten2d(ctx!, H * hd);
   };
   for (let i = 0; i < s.numLayers; i++) {
     const n = s.names.layer(i);
     const h = rmsNorm(w, x, n.inputNorm, s.rmsNormEps);
-    let q: Value, k: Value, v: Value; // q [B,S,H,hd], k/v [B,S,KV,hd]
+    // q [B,S,H,hd], k/v [B,S,KV,hd] ('ops'), or heads flattened: [B,S,N·hd] ('gqa').
+    const heads = (t: Value, count: number) => g.op('Reshape', [t, shape(gqa ? [count * hd] : [count, hd])]);
+    let q: Value, k: Value, v: Value;
     if (n.qkvPacked) {
       const qkv = g.op('Reshape', [linear(w, h, n.qkvPacked), shape([KV, G + 2, hd])]);
-      q = g.op('Reshape', [g.op('Slice', [qkv, g.ints([0]), g.ints([G]), g.ints([3])]), shape([H, hd])]);
-      k = g.op('Slice', [qkv, g.ints([G]), g.ints([G + 1]), g.ints([3])]);
-      v = g.op('Slice', [qkv, g.ints([G + 1]), g.ints([G + 2]), g.ints([3])]);
-      k = g.op('Reshape', [k, shape([KV, hd])]);
-      v = g.op('Reshape', [v, shape([KV, hd])]);
+      q = heads(g.op('Slice', [qkv, g.ints([0]), g.ints([G]), g.ints([3])]), H);
+      k = heads(g.op('Slice', [qkv, g.ints([G]), g.ints([G + 1]), g.ints([3])]), KV);
+      v = heads(g.op('Slice', [qkv, g.ints([G + 1]), g.ints([G + 2]), g.ints([3])]), KV);
     } else {
-      q = g.op('Reshape', [linear(w, h, n.q!), shape([H, hd])]);
-      k = g.op('Reshape', [linear(w, h, n.k!), shape([KV, hd])]);
-      v = g.op('Reshape', [linear(w, h, n.v!), shape([KV, hd])]);
+      q = heads(linear(w, h, n.q!), H);
+      k = heads(linear(w, h, n.k!), KV);
+      v = heads(linear(w, h, n.v!), KV);
     }
     const ctx = gqa ? fusedAttention(i, q, k, v) : opsAttention(i, rope(g, q, cos, sin, half), rope(g, k, cos, sin, half), v); // [B·S, H·hd]
     const attn = linear(w, ctx, n.o);
