@@ -59,4 +59,16 @@ describe.skipIf(!BUILT)('tsvlm chat --dtype q4 on every chat model type', () => 
       expect(readdirSync(join(cache, 'weights')).filter((f) => f.includes('-q8-')).length).toBe(files.length);
     }, 120_000);
   }
+
+  it.skipIf(!existsSync(join(FIXTURES_ROOT, 'llama-tiny', 'config.json')))('--quant-block picks the block (its own cache file); a bad value is a usage error before loading', () => {
+    const model = assemble('llama-tiny', 'llama-tiny');
+    const cache = join(work, 'cache-block');
+    const args = ['chat', '--model', model, '--max-new-tokens', '4', '--json', '--dtype', 'q4', 'Tell me'];
+    for (const b of ['32', '64']) expect(tsvlm([...args, '--quant-block', b], undefined, { TSVLM_CACHE: cache }).code).toBe(0);
+    expect(readdirSync(join(cache, 'weights')).filter((f) => f.includes('-q4-')).length).toBe(2);
+    const bad = tsvlm([...args, '--quant-block', '48'], undefined, { TSVLM_CACHE: cache });
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--quant-block must be 32, 64 or 128 (got "48")');
+    expect(bad.err).not.toMatch(/\[tsvlm\] (weights|load)/);
+  }, 60_000);
 });
