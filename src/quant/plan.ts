@@ -254,8 +254,8 @@ export function defaultDType(parameters: number): WeightDType {
  * The quantization block a model gets when none is asked for: 32 up to 3 G parameters; 64 above.
  * ONNX Runtime's int8-compute MatMulNBits kernel keeps an fp32 scale and an fp32 block sum per
  * block beside the int4 codes, so block 32 costs ~6 bits per weight in memory: a 7B q4 model peaks
- * at 6.2 GiB with blocks of 32 and 4.9 GiB with 64, and decodes 1.3× faster (bench/decode
- * --shape 7b) — 4.56 bits per weight on disk, as llama.cpp's Q4_0 (4.5).
+ * at 6.2 GiB with blocks of 32 and 4.9 GiB with 64 (bench/decode --shape 7b) — 4.56 bits per
+ * weight on disk, as llama.cpp's Q4_0 (4.5).
  */
 export function defaultBlockSize(parameters: number): 32 | 64 {
   return parameters <= 3e9 ? 32 : 64;
