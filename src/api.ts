@@ -54,7 +54,8 @@ export interface LoadOptions {
   /** q8/q4 only: MatMulNBits accuracy_level, 4 (default: int8 activations, fast) or 0 (float32 compute). */
   accuracyLevel?: 0 | 4;
   /**
-   * q8/q4 only: quantization block along K (default 32). 64 halves the scale overhead (q4: 4.5
+   * q8/q4 only: quantization block along K (default 32 up to 3 G parameters, 64 above: see
+   * `defaultBlockSize`). 64 halves the scale overhead (q4: 4.5
    * instead of 5.1 bits per weight; a 7B model's peak memory 4.9 instead of 6.2 GiB) at some accuracy.
    */
   quantBlockSize?: 32 | 64 | 128;

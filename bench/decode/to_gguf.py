@@ -63,9 +63,10 @@ for i in range(L):
     for k, v in per_layer.items():
         names[f'model.layers.{i}.{k}'] = f'blk.{i}.{v}'
 
-with safe_open(f'{src}/model.safetensors', framework='np') as f:
+# torch reads bf16 (the 7B shape's checkpoint); NumPy has no bfloat16.
+with safe_open(f'{src}/model.safetensors', framework='pt') as f:
     for hf, gg in names.items():
-        x = f.get_tensor(hf).astype(np.float32)
+        x = f.get_tensor(hf).float().numpy()
         if hf.endswith('q_proj.weight'):
             x = permute(x, H)
         elif hf.endswith('k_proj.weight'):

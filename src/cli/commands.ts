@@ -12,7 +12,7 @@ import { UsageError, requireFile, readTextArg, type CommandSpec, type OptionDoc 
 /** The parsed flags, as the commands read them. */
 export type CliValues = { [flag: string]: string | boolean | Array<string | boolean> | undefined };
 
-const COMMON = ['model', 'revision', 'device', 'dtype', 'accuracy-level', 'attention', 'json', 'quiet'] as const;
+const COMMON = ['model', 'revision', 'device', 'dtype', 'quant-block', 'accuracy-level', 'attention', 'json', 'quiet'] as const;
 export const SAMPLING_FLAGS = ['max-new-tokens', 'temperature', 'top-p', 'top-k', 'min-p', 'repetition-penalty', 'seed', 'stop'] as const;
 
 export const OPTION_DOCS: Record<string, OptionDoc> = {
@@ -40,7 +40,8 @@ export const OPTION_DOCS: Record<string, OptionDoc> = {
   seed: { arg: 'S', help: 'random seed (integer) for reproducible sampling', default: 'random' },
   stop: { arg: 'STRING', help: 'stop when the text contains STRING' },
   version: { help: 'print the tsvlm version' },
-  dtype: { arg: 'fp32|fp16|q8|q4', help: 'weights at run time: q8/q4 quantize Linear weights (int8/int4 blocks of 32) at the first load and cache them (TSVLM_CACHE)', default: 'by size: fp32 up to 1.5 G parameters, q8 up to 3 G, q4 above' },
+  dtype: { arg: 'fp32|fp16|q8|q4', help: 'weights at run time: q8/q4 quantize Linear weights (int8/int4 blocks, see --quant-block) at the first load and cache them (TSVLM_CACHE)', default: 'by size: fp32 up to 1.5 G parameters, q8 up to 3 G, q4 above' },
+  'quant-block': { arg: '32|64|128', help: 'q8/q4 block size: larger blocks take less memory and decode faster, smaller ones are more exact', default: 'by size: 32 up to 3 G parameters, 64 above' },
   'accuracy-level': { arg: '4|0', help: 'q8/q4 compute: 4 = int8 activations (fast), 0 = float32', default: '4' },
   attention: { arg: 'gqa|ops', help: "decoder attention on CPU: ONNX Runtime's fused GroupQueryAttention, or plain ONNX ops (WebGPU: always ops)", default: 'gqa' },
   'max-tiles': { arg: 'N', help: "most tiles per image for models that tile images (HoVLE's max_num)", default: "the checkpoint's max_dynamic_patch" },

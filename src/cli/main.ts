@@ -35,8 +35,9 @@ Common options:
                         cache, downloaded there when missing; --revision REV); default: built-in
   --device cpu|webgpu|auto  execution device (default cpu; auto: WebGPU when it has an adapter)
   --dtype fp32|fp16|q8|q4   weights at run time: q8/q4 quantize Linear weights (int8/int4
-                        blocks of 32) at the first load and cache them (TSVLM_CACHE); default
+                        blocks) at the first load and cache them (TSVLM_CACHE); default
                         by size: fp32 up to 1.5 G parameters, q8 up to 3 G, q4 above
+  --quant-block 32|64|128  q8/q4 block size (default 32 up to 3 G parameters, 64 above)
   --accuracy-level 4|0  q8/q4 compute: 4 = int8 activations (fast, default), 0 = float32
   --attention gqa|ops   decoder attention on CPU: ONNX Runtime's fused GroupQueryAttention
                         (default) or plain ONNX ops
@@ -78,6 +79,7 @@ const options = {
   dtype: { type: 'string' },
   'accuracy-level': { type: 'string' },
   attention: { type: 'string' },
+  'quant-block': { type: 'string' },
   'max-new-tokens': { type: 'string' },
   temperature: { type: 'string' },
   'top-p': { type: 'string' },
@@ -111,9 +113,9 @@ function prefillProgress(v: Values): Pick<GenerationOptions, 'onProgress'> {
 }
 
 
-/** --dtype, --accuracy-level and --attention as LoadOptions (validated here so the message names the flag). */
-function weightFlags(v: Values): Pick<LoadOptions, 'dtype' | 'accuracyLevel' | 'attention'> {
-  const out: Pick<LoadOptions, 'dtype' | 'accuracyLevel' | 'attention'> = {};
+/** --dtype, --quant-block, --accuracy-level and --attention as LoadOptions (validated here so the message names the flag). */
+function weightFlags(v: Values): Pick<LoadOptions, 'dtype' | 'accuracyLevel' | 'quantBlockSize' | 'attention'> {
+  const out: Pick<LoadOptions, 'dtype' | 'accuracyLevel' | 'quantBlockSize' | 'attention'> = {};
   if (v.attention !== undefined) {
     if (v.attention !== 'ops' && v.attention !== 'gqa') throw new UsageError(`--attention must be ops or gqa (got ${JSON.stringify(v.attention)})`);
     out.attention = v.attention;
@@ -125,6 +127,10 @@ function weightFlags(v: Values): Pick<LoadOptions, 'dtype' | 'accuracyLevel' | '
   if (v['accuracy-level'] !== undefined) {
     if (v['accuracy-level'] !== '0' && v['accuracy-level'] !== '4') throw new UsageError(`--accuracy-level must be 4 or 0 (got ${JSON.stringify(v['accuracy-level'])})`);
     out.accuracyLevel = Number(v['accuracy-level']) as 0 | 4;
+  }
+  if (v['quant-block'] !== undefined) {
+    if (!['32', '64', '128'].includes(v['quant-block'])) throw new UsageError(`--quant-block must be 32, 64 or 128 (got ${JSON.stringify(v['quant-block'])})`);
+    out.quantBlockSize = Number(v['quant-block']) as 32 | 64 | 128;
   }
   return out;
 }

@@ -250,13 +250,24 @@ export function defaultDType(parameters: number): WeightDType {
   return parameters <= 1.5e9 ? 'fp32' : parameters <= 3e9 ? 'q8' : 'q4';
 }
 
+/**
+ * The quantization block a model gets when none is asked for: 32 up to 3 G parameters; 64 above.
+ * ONNX Runtime's int8-compute MatMulNBits kernel keeps an fp32 scale and an fp32 block sum per
+ * block beside the int4 codes, so block 32 costs ~6 bits per weight in memory: a 7B q4 model peaks
+ * at 6.2 GiB with blocks of 32 and 4.9 GiB with 64 (bench/decode --shape 7b) — 4.56 bits per
+ * weight on disk, as llama.cpp's Q4_0 (4.5).
+ */
+export function defaultBlockSize(parameters: number): 32 | 64 {
+  return parameters <= 3e9 ? 32 : 64;
+}
+
 /** WeightSettings from load options (validated: a clear error names a bad dtype). */
 export function weightSettings(opts: { dtype?: string; accuracyLevel?: number; quantBlockSize?: number; cacheDir?: string; onProgress?: (p: Progress) => void }, parameters = 0): WeightSettings {
   const dtype = opts.dtype ?? defaultDType(parameters);
   if (!(WEIGHT_DTYPES as readonly string[]).includes(dtype)) throw new Error(`dtype must be one of ${WEIGHT_DTYPES.join(', ')} (got ${JSON.stringify(dtype)})`);
   const acc = opts.accuracyLevel ?? 4;
   if (![0, 1, 2, 3, 4].includes(acc)) throw new Error(`accuracyLevel must be 0..4 (got ${acc})`);
-  const block = opts.quantBlockSize ?? 32;
+  const block = opts.quantBlockSize ?? defaultBlockSize(parameters);
   if (![32, 64, 128].includes(block)) throw new Error(`quantBlockSize must be 32, 64 or 128 (got ${block})`);
   return { dtype: dtype as WeightDType, accuracyLevel: acc, blockSize: block, cacheDir: opts.cacheDir, onProgress: opts.onProgress };
 }

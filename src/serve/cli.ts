@@ -27,6 +27,7 @@ Options:
   --json                   log JSON lines ({time, level, msg, ...}) instead of text
   --dtype fp32|fp16|q8|q4  weights at run time (q8/q4: int8/int4 blocks, converted once and cached; default by size: fp32 ≤ 1.5 G parameters, q8 ≤ 3 G, q4 above)
   --attention gqa|ops      decoder attention on CPU: fused GroupQueryAttention (default) or plain ONNX ops
+  --quant-block 32|64|128  q8/q4 block size (default 32 up to 3 G parameters, 64 above)
   --image-tokenizer DIR    SEED-LLaMA models: the SEED image tokenizer folder (reads images; its
                            tokenizer files carry the image tokens)
   --diffusion DIR          SEED-LLaMA models: the diffusers folder that draws their images (unCLIP
@@ -60,6 +61,7 @@ export interface ServeArgs {
   device?: 'cpu' | 'webgpu' | 'auto';
   dtype?: LoadOptions['dtype'];
   attention?: LoadOptions['attention'];
+  quantBlockSize?: LoadOptions['quantBlockSize'];
   imageTokenizer?: string;
   diffusion?: string;
   limits: Partial<Limits>;
@@ -174,6 +176,12 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
         args.attention = a;
         break;
       }
+      case '--quant-block': {
+        const b = take();
+        if (b !== '32' && b !== '64' && b !== '128') throw new UsageError(`--quant-block expects 32, 64 or 128 (got "${b}")`);
+        args.quantBlockSize = Number(b) as 32 | 64 | 128;
+        break;
+      }
       default: {
         const limit = LIMIT_FLAGS[flag];
         if (!limit) throw new UsageError(`unknown option "${argv[i]}" (see tsvlm serve --help)`);
@@ -247,7 +255,7 @@ export async function runServe(argv: string[], load: LoadFn, io: ServeIO = {}): 
     for (const { name, dir } of args.models) {
       log.info(`loading ${name} from ${dir} ...`, { model: name, dir });
       const t0 = Date.now();
-      const model = await load(dir, { name, ...(device ? { device } : {}), ...(args.dtype ? { dtype: args.dtype } : {}), ...(args.attention ? { attention: args.attention } : {}), ...drawing });
+      const model = await load(dir, { name, ...(device ? { device } : {}), ...(args.dtype ? { dtype: args.dtype } : {}), ...(args.attention ? { attention: args.attention } : {}), ...(args.quantBlockSize ? { quantBlockSize: args.quantBlockSize } : {}), ...drawing });
       models.push({ name, model, loadedAt: new Date() });
       const s = (Date.now() - t0) / 1000;
       log.info(`loaded ${name} (${model.kind}, ${model.info.modelType}) in ${s.toFixed(1)} s`, { model: name, kind: model.kind, model_type: model.info.modelType, seconds: s });

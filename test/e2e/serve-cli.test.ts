@@ -43,6 +43,8 @@ describe('tsvlm serve: flags', () => {
     expect(() => parseServeArgs(['--model', '/m/a', '--dtype', 'int3'], {})).toThrow(/--dtype expects fp32, fp16, q8 or q4/);
     expect(parseServeArgs(['--model', '/m/a', '--attention', 'gqa'], {}).attention).toBe('gqa');
     expect(() => parseServeArgs(['--model', '/m/a', '--attention', 'flash'], {})).toThrow(/--attention expects ops or gqa/);
+    expect(parseServeArgs(['--model', '/m/a', '--quant-block', '64'], {}).quantBlockSize).toBe(64);
+    expect(() => parseServeArgs(['--model', '/m/a', '--quant-block', '16'], {})).toThrow(/--quant-block expects 32, 64 or 128/);
     const drawing = parseServeArgs(['--model', '/m/seed-llama', '--image-tokenizer', '/m/seed-tokenizer-2', '--diffusion', '/m/unclip', '--max-drawn-images', '2'], {});
     expect([drawing.imageTokenizer, drawing.diffusion, drawing.limits.maxDrawnImages]).toEqual(['/m/seed-tokenizer-2', '/m/unclip', 2]);
     expect(() => parseServeArgs(['--max-drawn-images', '0'], {})).toThrow(/--max-drawn-images expects an integer from 1/);

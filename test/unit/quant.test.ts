@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { SafetensorsFile, toFloat32, readRange, writeSafetensors, bytesToTyped } from '../../src/io/safetensors.js';
 import { quantizeRows, dequantizeRows, quantLayout, f32ToF16 } from '../../src/quant/blockwise.js';
 import { openCacheFile } from '../../src/quant/cache.js';
+import { defaultBlockSize, defaultDType, weightSettings } from '../../src/quant/plan.js';
 import { WeightStore } from '../../src/io/checkpoint.js';
 import { Graph } from '../../src/graph/builder.js';
 import { GraphWeights } from '../../src/nn/weights.js';
@@ -86,6 +87,17 @@ function testGraph(store: WeightStore) {
 }
 
 const deqOf = (name: string, bits: 4 | 8) => f32(`${name}.q${bits}.dequantized`);
+
+describe('defaults by checkpoint size', () => {
+  it('fp32 ≤ 1.5 G parameters, q8 ≤ 3 G, q4 above; blocks of 32 ≤ 3 G, 64 above; explicit options win', () => {
+    expect([1e9, 2e9, 7.2e9].map(defaultDType)).toEqual(['fp32', 'q8', 'q4']);
+    expect([1e9, 3e9, 7.2e9, 8e9].map(defaultBlockSize)).toEqual([32, 32, 64, 64]);
+    expect(weightSettings({}, 7.2e9)).toMatchObject({ dtype: 'q4', blockSize: 64, accuracyLevel: 4 });
+    expect(weightSettings({ dtype: 'q4' }, 1.1e9)).toMatchObject({ dtype: 'q4', blockSize: 32 });
+    expect(weightSettings({ dtype: 'q8', quantBlockSize: 32 }, 7.2e9)).toMatchObject({ dtype: 'q8', blockSize: 32 });
+    expect(() => weightSettings({ quantBlockSize: 48 as 32 })).toThrow(/quantBlockSize must be 32, 64 or 128 \(got 48\)/);
+  });
+});
 
 describe('quantized graphs in ONNX Runtime (accuracy_level 0 = exact dequantized math)', () => {
   for (const dtype of ['q4', 'q8', 'fp16'] as const) {
