@@ -4,7 +4,8 @@
 // sums the per-node times by group: weight matmuls (projections, MLP, lm head), attention proper
 // (score/context MatMuls, Softmax, mask Add, scale Mul, KV Concat/Transpose or the fused
 // GroupQueryAttention), RoPE (Slice/Mul/Sub/Add/Concat on [.., hd] rows), norms, the rest.
-//   node bench/decode/profile.mjs --dtype q4 --past 600 --steps 16 [--attention ops,gqa] [--threads 2]  (TSVLM_BENCH_DIR as run.mjs)
+//   node bench/decode/profile.mjs --dtype q4 --past 600 --steps 16 [--attention ops,gqa] [--threads 2]
+//   --prefill N: instead, STEPS forwards of N new tokens each on an empty cache (the first one warms up).  (TSVLM_BENCH_DIR as run.mjs)
 import { readFileSync, readdirSync, rmSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -52,9 +53,11 @@ for (const dtype of (args.dtype ?? 'q4').split(',')) {
     st.cache.append(fake, PAST);
     st.nextPos = [PAST];
     const wall = [];
+    const PRE = Number(args.prefill ?? 0);
     for (let i = 0; i < STEPS; i++) {
       const t = performance.now();
-      await lm.forward(st, { ids: [[5 + i]], seq: 1 });
+      if (PRE) await lm.forward(lm.newState(1, undefined, PRE), { ids: [Array.from({ length: PRE }, (_, j) => 3 + ((j * 7919 + i) % 30000))], seq: PRE });
+      else await lm.forward(st, { ids: [[5 + i]], seq: 1 });
       wall.push(performance.now() - t);
     }
     lm.session.endProfiling();
@@ -71,7 +74,7 @@ for (const dtype of (args.dtype ?? 'q4').split(',')) {
       sums[gname] = (sums[gname] ?? 0) + e.dur / 1000 / (STEPS - 1);
       total += e.dur / 1000 / (STEPS - 1);
     });
-    console.log(`\n${dtype} ${attention}: past ${PAST}, ${STEPS - 1} profiled steps, median wall step ${median(wall.slice(1)).toFixed(2)} ms, sum of node times ${total.toFixed(2)} ms/step (${perRun} nodes)`);
+    console.log(`\n${dtype} ${attention}: ${PRE ? `prefill ${PRE}` : `past ${PAST}`}, ${STEPS - 1} profiled ${PRE ? 'forwards' : 'steps'}, median wall step ${median(wall.slice(1)).toFixed(2)} ms, sum of node times ${total.toFixed(2)} ms/step (${perRun} nodes)`);
     for (const [k, v] of Object.entries(sums).sort((a, b) => b[1] - a[1])) console.log(`  ${k.padEnd(28)} ${v.toFixed(2).padStart(7)} ms  ${((100 * v) / total).toFixed(1).padStart(5)} %`);
   }
 }
