@@ -5,6 +5,7 @@
 // (score/context MatMuls, Softmax, mask Add, scale Mul, KV Concat/Transpose or the fused
 // GroupQueryAttention), RoPE (Slice/Mul/Sub/Add/Concat on [.., hd] rows), norms, the rest.
 //   node bench/decode/profile.mjs --dtype q4 --past 600 --steps 16 [--attention ops,gqa] [--threads 2]
+//   --shape 1b|7b  --block 32|64 (quantization block, as run.mjs)
 //   --prefill N: instead, STEPS forwards of N new tokens each on an empty cache (the first one warms up).  (TSVLM_BENCH_DIR as run.mjs)
 import { readFileSync, readdirSync, rmSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +19,9 @@ import { weightSettings } from '../../dist/quant/plan.js';
 const argv = process.argv.slice(2);
 const args = Object.fromEntries(argv.map((a, i, all) => (a.startsWith('--') ? [a.slice(2), all[i + 1]] : null)).filter(Boolean));
 const PAST = Number(args.past ?? 600), STEPS = Number(args.steps ?? 16), THREADS = Number(args.threads ?? 2);
-const dir = benchDir(`llama-1b-${args.layers ?? 16}l`);
+// The folders run.mjs writes: --shape 1b (16 layers, fp32) or 7b (32 layers, bf16).
+const shapeName = args.shape ?? '1b';
+const dir = benchDir(shapeName === '7b' ? `llama-7b-${args.layers ?? 32}l-bf16` : `llama-1b-${args.layers ?? 16}l`);
 const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
@@ -41,7 +44,7 @@ function group(e) {
 for (const dtype of (args.dtype ?? 'q4').split(',')) {
   for (const attention of (args.attention ?? 'ops,gqa').split(',')) {
     const store = WeightStore.open(dir);
-    store.weights = weightSettings({ dtype, cacheDir: join(dir, 'tsvlm-cache') });
+    store.weights = weightSettings({ dtype, quantBlockSize: Number(args.block ?? 32), cacheDir: join(dir, 'tsvlm-cache') });
     const cfg = parseLlamaConfig(config, store);
     const out = mkdtempSync(join(tmpdir(), 'tsvlm-prof-'));
     const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', intraOpThreads: THREADS, profile: join(out, 'p'), attention });
