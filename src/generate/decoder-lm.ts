@@ -18,7 +18,7 @@ export interface DecoderLMOptions extends SessionOptions {
   /**
    * 'gqa' (CPU default): com.microsoft GroupQueryAttention + RotaryEmbedding with a head-major
    * cache. 'ops': attention from plain ONNX ops (always on WebGPU). Same results (parity suites
-   * run both); gqa decodes 5–20% faster at T≈600 on the 1B bench shape, prefill equal or ±3%.
+   * run both); gqa decode steps are 5–14% faster at T≈600 (bench/decode shapes), prefill the same.
    */
   attention?: AttentionKind;
 }
