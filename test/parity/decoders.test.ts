@@ -96,9 +96,10 @@ describe.each(withAttentions(fixtures))('decoder parity %s', (_n, fx, attention)
 
 // A prompt fed in two chunks to a left-padded batch: the second chunk has several rows, several
 // tokens and a past, which GroupQueryAttention refuses at batch > 1, so the 'gqa' decoder runs it
-// row by row. Both kinds must give what one whole-prompt prefill gives, then the same greedy ids.
+// row by row. Both kinds must give what one whole-prompt prefill gives, then the same greedy ids,
+// and each row alone (no padding) must give its row of the batch.
 describe.each(fixtures.filter((f) => f.cases.some((c) => c.inputs.some((k) => k.endsWith('attention_mask')))).map((f) => [f.name, f] as const))('chunked batched prefill %s', (_n, fx) => {
-  it('ops and gqa: two chunks = one prefill; greedy ids equal', async () => {
+  it('ops and gqa: two chunks = one prefill = each row alone; greedy ids equal', async () => {
     const store = WeightStore.open(fx.dir);
     const cfg = parseDecoderConfig(fx.config!, store);
     const c = fx.cases.find((c) => c.inputs.some((k) => k.endsWith('attention_mask')))!;
@@ -107,17 +108,17 @@ describe.each(fixtures.filter((f) => f.cases.some((c) => c.inputs.some((k) => k.
     const ids = rowsOf(fx.ints(idsKey), fx.shape(idsKey));
     const leftPad = rowsOf(fx.ints(maskKey), fx.shape(maskKey)).map((r) => r.indexOf(1));
     const S = ids[0]!.length, cut = Math.ceil(S / 2);
-    const run = async (attention: 'ops' | 'gqa', chunks: number[]) => {
+    const run = async (attention: 'ops' | 'gqa', chunks: number[], input = ids, pads = leftPad) => {
       const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', device: DEVICE, attention }, cfg.slidingWindow);
-      const st = lm.newState(ids.length, leftPad, 1); // capacity 1: each chunk outgrows the preallocated buffer
+      const st = lm.newState(input.length, pads, 1); // capacity 1: each chunk outgrows the preallocated buffer
       let o;
       let at = 0;
       for (const n of chunks) {
-        o = await lm.forward(st, { ids: ids.map((r) => r.slice(at, at + n)), seq: n });
+        o = await lm.forward(st, { ids: input.map((r) => r.slice(at, at + n)), seq: n });
         at += n;
       }
       const rows: Float32Array[] = lm.lastLogits(o!).map((r) => r.slice());
-      const gen: number[][] = ids.map(() => []);
+      const gen: number[][] = input.map(() => []);
       for (let k = 0; k < 4; k++) {
         const next = lm.lastLogits(o!).map((r) => argmax(r));
         next.forEach((t, b) => gen[b]!.push(t));
@@ -127,13 +128,22 @@ describe.each(fixtures.filter((f) => f.cases.some((c) => c.inputs.some((k) => k.
       return { rows, gen };
     };
     const whole = await run('ops', [S]);
+    const tol = deviceTolerance()?.abs ?? 1e-4;
+    const diff = (a: Float32Array, b: Float32Array) => a.reduce((w, v, i) => Math.max(w, Math.abs(v - b[i]!)), 0);
     for (const attention of ATTENTIONS) {
       const chunked = await run(attention, [cut, S - cut]);
-      let worst = 0;
-      chunked.rows.forEach((r, b) => r.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - whole.rows[b]![i]!)))));
+      const worst = Math.max(...chunked.rows.map((r, b) => diff(r, whole.rows[b]!)));
       console.log(`parity ${fx.name} [${attention}] chunked batched prefill vs whole: worst ${worst.toExponential(2)}, greedy ${JSON.stringify(chunked.gen)}`);
-      expect(worst).toBeLessThanOrEqual(deviceTolerance()?.abs ?? 1e-4);
+      expect(worst).toBeLessThanOrEqual(tol);
       expect(chunked.gen).toEqual(whole.gen);
+      for (let b = 0; b < ids.length; b++) {
+        const pad = leftPad[b]!;
+        const single = await run(attention, [S - pad], [ids[b]!.slice(pad)], [0]);
+        const w = diff(single.rows[0]!, whole.rows[b]!);
+        console.log(`parity ${fx.name} [${attention}] row ${b} alone vs batched: worst ${w.toExponential(2)}`);
+        expect(w).toBeLessThanOrEqual(tol);
+        expect(single.gen[0]).toEqual(whole.gen[b]);
+      }
     }
   });
 });
