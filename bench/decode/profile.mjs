@@ -5,7 +5,7 @@
 // (score/context MatMuls, Softmax, mask Add, scale Mul, KV Concat/Transpose or the fused
 // GroupQueryAttention), RoPE (Slice/Mul/Sub/Add/Concat on [.., hd] rows), norms, the rest.
 //   node bench/decode/profile.mjs --dtype q4 --past 600 --steps 16 [--attention ops,gqa] [--threads 2]
-//   --shape 1b|7b  --block 32|64 (quantization block, as run.mjs)  --capacity N (cache slots allocated up front)
+//   --kv-cache fp32|fp16 (gqa)  --shape 1b|7b  --block 32|64 (quantization block, as run.mjs)  --capacity N (cache slots allocated up front)
 //   --prefill N: instead, STEPS forwards of N new tokens each on an empty cache (the first one warms up).  (TSVLM_BENCH_DIR as run.mjs)
 import { readFileSync, readdirSync, rmSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,7 +47,7 @@ for (const dtype of (args.dtype ?? 'q4').split(',')) {
     store.weights = weightSettings({ dtype, quantBlockSize: Number(args.block ?? 32), cacheDir: join(dir, 'tsvlm-cache') });
     const cfg = parseLlamaConfig(config, store);
     const out = mkdtempSync(join(tmpdir(), 'tsvlm-prof-'));
-    const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', intraOpThreads: THREADS, profile: join(out, 'p'), attention });
+    const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', intraOpThreads: THREADS, profile: join(out, 'p'), attention, kvCache: args['kv-cache'] ?? 'fp32' });
     const st = lm.newState(1, undefined, Number(args.capacity ?? PAST + STEPS + 8));
     // PAST cached entries, as a prefill would append them (values do not change the step's cost).
     const fake = {};

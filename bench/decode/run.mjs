@@ -11,6 +11,7 @@
 // Options: --dtype fp32,fp16,q8,q4  --rounds 3  --prefill 512 --decode 128  --layers N  --shape 1b|7b
 //          --peer llamacpp|none  --threads 2  --accuracy-level 4|0  --block 32 (tsvlm quantization block)
 //          --attention ops,gqa (tsvlm decoder attention kinds, each measured in every round, interleaved; default gqa)
+//          --kv-cache fp32|fp16 (gqa's cache element type)
 import { existsSync, writeFileSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,7 +59,7 @@ if (args.worker) {
     };
     store.weights = weightSettings({ dtype: args.worker_dtype, accuracyLevel: ACC, quantBlockSize: Number(args.block ?? 32), cacheDir: join(dir, 'tsvlm-cache'), onProgress });
     const cfg = parseLlamaConfig(config, store);
-    const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', intraOpThreads: THREADS, attention: args.worker_attention ?? 'gqa' });
+    const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', intraOpThreads: THREADS, attention: args.worker_attention ?? 'gqa', kvCache: args['kv-cache'] ?? 'fp32' });
     const loadS = (performance.now() - t0) / 1000;
     if (args.prepare) {
       console.log(JSON.stringify({ loadS }));

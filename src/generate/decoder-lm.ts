@@ -21,6 +21,13 @@ export interface DecoderLMOptions extends SessionOptions {
    * run both); gqa decode steps are 5–14% faster at T≈600 (bench/decode shapes), prefill the same.
    */
   attention?: AttentionKind;
+  /**
+   * 'gqa' only: KV cache element type, 'fp32' (default) or 'fp16' (half the cache and the kernel's
+   * per-run copy of it, like llama.cpp's F16 cache; attention then runs in fp16, |Δ| ~5e-4). Not
+   * the default: with q8 weights it flips the first greedy id of the mistral-tiny fixture (a
+   * near-tie), which the quantized parity suite does not allow.
+   */
+  kvCache?: 'fp32' | 'fp16';
 }
 
 /** State of a batch of sequences: cache, padding and next positions per row. */
@@ -61,6 +68,8 @@ export class DecoderLM {
     readonly session: ort.InferenceSession,
     readonly opts: DecoderLMOptions,
     readonly slidingWindow: number | undefined,
+    /** Element type of the head-major cache ('gqa'). */
+    readonly kvDtype: 'float32' | 'float16' = 'float32',
   ) {}
 
   private copier: ort.InferenceSession | undefined;
@@ -73,10 +82,12 @@ export class DecoderLM {
   static async create(store: WeightStore, spec: DecoderSpec, rope: RopeConfig, opts: DecoderLMOptions, slidingWindow?: number): Promise<DecoderLM> {
     // On WebGPU the cache stays on the device: the graph returns whole present key/values there.
     const gpu = opts.device === 'webgpu';
-    const graph = buildDecoderGraph(store, spec, { input: opts.input, lastLogitsOnly: !opts.allLogits, hiddenStates: opts.hiddenStates, head: opts.head, cacheOutputs: gpu ? 'present' : 'new', attention: attentionFor(opts, spec) });
+    const attention = attentionFor(opts, spec);
+    const kvDtype = attention === 'gqa' && opts.kvCache === 'fp16' ? 'float16' : 'float32';
+    const graph = buildDecoderGraph(store, spec, { input: opts.input, lastLogitsOnly: !opts.allLogits, hiddenStates: opts.hiddenStates, head: opts.head, cacheOutputs: gpu ? 'present' : 'new', attention, kvDtype });
     const gpuOutputs = gpu ? Array.from({ length: spec.numLayers }, (_, i) => [`present_key.${i}`, `present_value.${i}`]).flat() : undefined;
     const session = await createSession(graph, { ...opts, gpuOutputs });
-    return new DecoderLM(spec, rope, session, opts, slidingWindow ?? undefined);
+    return new DecoderLM(spec, rope, session, opts, slidingWindow ?? undefined, kvDtype);
   }
 
   private async copyOnGpu(t: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
@@ -94,7 +105,7 @@ export class DecoderLM {
       cache: this.opts.device === 'webgpu'
         ? new GpuKvCache(numLayers, batch, numKvHeads, headDim, (t) => this.copyOnGpu(t))
         : this.attention === 'gqa'
-          ? new HeadMajorKvCache(numLayers, batch, numKvHeads, headDim, capacity)
+          ? new HeadMajorKvCache(numLayers, batch, numKvHeads, headDim, capacity, this.kvDtype)
           : new KvCache(numLayers, batch, numKvHeads, headDim, capacity),
       leftPad: pad,
       // A row's first real token (after its padding) gets position 0.
@@ -164,10 +175,10 @@ export class DecoderLM {
     }
     const stacked: Record<string, ort.Tensor> = {};
     for (const k of Object.keys(outs[0]!)) {
-      const parts = outs.map((o) => o[k]!.data as Float32Array);
-      const data = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+      const parts = outs.map((o) => o[k]!.data as Float32Array); // (or Uint16Array: an fp16 cache's new entries)
+      const data = new (parts[0]!.constructor as Float32ArrayConstructor)(parts.reduce((a, p) => a + p.length, 0));
       parts.reduce((off, p) => (data.set(p, off), off + p.length), 0);
-      stacked[k] = new ort.Tensor('float32', data, [B, ...outs[0]![k]!.dims.slice(1)]);
+      stacked[k] = new ort.Tensor(outs[0]![k]!.type as 'float32', data, [B, ...outs[0]![k]!.dims.slice(1)]);
     }
     return stacked;
   }

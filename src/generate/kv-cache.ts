@@ -91,24 +91,31 @@ export class KvCache implements KvStore {
  */
 export class HeadMajorKvCache implements KvStore {
   length = 0;
-  private keys: Float32Array[];
-  private values: Float32Array[];
+  private keys: KvBuffer[];
+  private values: KvBuffer[];
   private capacity: number;
 
-  /** `capacity`: a hint; at most room(0) slots are allocated before the first append sizes the buffers. */
-  constructor(readonly numLayers: number, readonly batch: number, readonly kvHeads: number, readonly headDim: number, capacity = 64) {
+  /**
+   * `capacity`: a hint; at most room(0) slots are allocated before the first append sizes the
+   * buffers. `dtype` 'float16' stores IEEE half floats (Uint16Array), as the graph's fp16 cache takes.
+   */
+  constructor(readonly numLayers: number, readonly batch: number, readonly kvHeads: number, readonly headDim: number, capacity = 64, readonly dtype: 'float32' | 'float16' = 'float32') {
     this.capacity = Math.max(1, Math.min(capacity, HeadMajorKvCache.room(0)));
-    const n = batch * kvHeads * this.capacity * headDim;
-    this.keys = Array.from({ length: numLayers }, () => new Float32Array(n));
-    this.values = Array.from({ length: numLayers }, () => new Float32Array(n));
+    this.keys = Array.from({ length: numLayers }, () => this.alloc(this.capacity));
+    this.values = Array.from({ length: numLayers }, () => this.alloc(this.capacity));
+  }
+
+  private alloc(cap: number): KvBuffer {
+    const n = this.batch * this.kvHeads * cap * this.headDim;
+    return this.dtype === 'float16' ? new Uint16Array(n) : new Float32Array(n);
   }
 
   get bytes(): number {
-    return 2 * this.numLayers * this.batch * this.kvHeads * this.capacity * this.headDim * 4;
+    return 2 * this.numLayers * this.batch * this.kvHeads * this.capacity * this.headDim * (this.dtype === 'float16' ? 2 : 4);
   }
 
   /** Copies the first `len` slots of every head of `from` (capacity `fromCap`) into `to` (capacity `toCap`). */
-  private copyHeads(from: Float32Array, fromCap: number, to: Float32Array, toCap: number, len: number): void {
+  private copyHeads(from: KvBuffer, fromCap: number, to: KvBuffer, toCap: number, len: number): void {
     const hd = this.headDim;
     for (let r = 0; r < this.batch * this.kvHeads; r++) to.set(from.subarray(r * fromCap * hd, (r * fromCap + len) * hd), r * toCap * hd);
   }
@@ -124,8 +131,8 @@ export class HeadMajorKvCache implements KvStore {
 
   /** New buffers of `cap` slots per head holding the current entries. */
   private resize(cap: number): void {
-    const grow = (a: Float32Array) => {
-      const n = new Float32Array(this.batch * this.kvHeads * cap * this.headDim);
+    const grow = (a: KvBuffer) => {
+      const n = this.alloc(cap);
       this.copyHeads(a, this.capacity, n, cap, this.length);
       return n;
     };
@@ -145,8 +152,8 @@ export class HeadMajorKvCache implements KvStore {
     const row = this.kvHeads * this.capacity * this.headDim;
     const dims = [b1 - b0, this.kvHeads, this.capacity, this.headDim];
     for (let i = 0; i < this.numLayers; i++) {
-      out[`past_key.${i}`] = new ort.Tensor('float32', this.keys[i]!.subarray(b0 * row, b1 * row), dims);
-      out[`past_value.${i}`] = new ort.Tensor('float32', this.values[i]!.subarray(b0 * row, b1 * row), dims);
+      out[`past_key.${i}`] = new ort.Tensor(this.dtype, this.keys[i]!.subarray(b0 * row, b1 * row), dims);
+      out[`past_value.${i}`] = new ort.Tensor(this.dtype, this.values[i]!.subarray(b0 * row, b1 * row), dims);
     }
     return out;
   }
@@ -157,15 +164,15 @@ export class HeadMajorKvCache implements KvStore {
     const hd = this.headDim, cap = this.capacity, run = seq * hd;
     for (let i = 0; i < this.numLayers; i++) {
       for (const [kind, buf] of [['key', this.keys[i]!], ['value', this.values[i]!]] as const) {
-        const src = outputs[`new_${kind}.${i}`]!.data as Float32Array;
-        for (let r = 0; r < this.batch * this.kvHeads; r++) buf.set(src.subarray(r * run, (r + 1) * run), (r * cap + this.length) * hd);
+        const src = outputs[`new_${kind}.${i}`]!.data as KvBuffer;
+        for (let r = 0; r < this.batch * this.kvHeads; r++) (buf as Float32Array).set(src.subarray(r * run, (r + 1) * run), (r * cap + this.length) * hd);
       }
     }
     this.length += seq;
   }
 
   fork(extraCapacity = 64): HeadMajorKvCache {
-    const c = new HeadMajorKvCache(this.numLayers, this.batch, this.kvHeads, this.headDim, 1);
+    const c = new HeadMajorKvCache(this.numLayers, this.batch, this.kvHeads, this.headDim, 1, this.dtype);
     // Extra room beyond the usual slack is only a hint (see above); 0 keeps a stored copy exact.
     c.resize(Math.max(1, this.length + Math.min(extraCapacity, HeadMajorKvCache.room(this.length) - this.length)));
     for (let i = 0; i < this.numLayers; i++) {
@@ -181,6 +188,9 @@ export class HeadMajorKvCache implements KvStore {
     this.length = len;
   }
 }
+
+/** Head-major cache storage: float32, or IEEE half floats as raw 16-bit words. */
+type KvBuffer = Float32Array | Uint16Array;
 
 /** What the decoder needs from a cache; KvCache (CPU buffers) and GpuKvCache implement it. */
 export interface KvStore {

@@ -80,6 +80,11 @@ export interface DecoderGraphOptions {
   head?: 'logits' | 'none';
   /** 'ops' (default): plain ONNX ops, time-major cache. 'gqa': GroupQueryAttention, head-major cache (CPU). */
   attention?: AttentionKind;
+  /**
+   * 'gqa' only: cache element type. 'float16' halves the cache and the kernel's per-run copy of it
+   * (attention then runs in fp16: |Δ| ~5e-4 on unit-scale inputs, so only for quantized weights).
+   */
+  kvDtype?: 'float32' | 'float16';
 }
 
 export type AttentionKind = 'ops' | 'gqa';
@@ -207,17 +212,24 @@ export function buildDecoderGraph(store: WeightStore, s: DecoderSpec, opts: Deco
     fusedRope = (t, heads) => g.op('RotaryEmbedding', [t, idx, cosCache, sinCache], { num_heads: heads, interleaved: 0 }, 'com.microsoft');
   }
   // GroupQueryAttention: head-major cache [B, KV, M, hd] read in place; the new entries go out.
-  // q [B,S,H·hd], k/v [B,S,KV·hd] before RoPE.
+  // q [B,S,H·hd], k/v [B,S,KV·hd] before RoPE. With an fp16 cache q/k/v and the mask are cast
+  // (the mask clamped to fp16's range first: -inf would turn fully masked padding rows into NaN).
+  const f16 = gqa && opts.kvDtype === 'float16';
+  const kvType = f16 ? 'float16' : 'float32';
+  const half16 = (t: Value) => (f16 ? g.op('Cast', [t], { to: 10 }) : t); // to FLOAT16
+  const gqaMask = f16 ? half16(g.op('Max', [mask, g.scalar(-65504)])) : mask;
   const fusedAttention = (i: number, q: Value, k: Value, v: Value): Value => {
-    const qr = fusedRope!(q, H);
-    const kr = fusedRope!(k, KV);
+    const qr = half16(fusedRope!(q, H));
+    const kr = half16(fusedRope!(k, KV));
+    const vv = half16(v);
     const bnsh = (t: Value) => g.op('Transpose', [g.op('Reshape', [t, shape([KV, hd])])], { perm: [0, 2, 1, 3] }); // [B,KV,S,hd]
-    g.output(bnsh(kr), `new_key.${i}`);
-    g.output(bnsh(v), `new_value.${i}`);
-    const pk = g.input(`past_key.${i}`, 'float32', ['batch', KV, 'max', hd]);
-    const pv = g.input(`past_value.${i}`, 'float32', ['batch', KV, 'max', hd]);
-    const [ctx] = g.opN('GroupQueryAttention', [qr, kr, v, pk, pv, seqlensK!, totalLen!, null, null, null, mask],
+    g.output(bnsh(kr), `new_key.${i}`, kvType);
+    g.output(bnsh(vv), `new_value.${i}`, kvType);
+    const pk = g.input(`past_key.${i}`, kvType, ['batch', KV, 'max', hd]);
+    const pv = g.input(`past_value.${i}`, kvType, ['batch', KV, 'max', hd]);
+    let [ctx] = g.opN('GroupQueryAttention', [qr, kr, vv, pk, pv, seqlensK!, totalLen!, null, null, null, gqaMask],
       { num_heads: H, kv_num_heads: KV, causal: 0 }, 3, 'com.microsoft'); // [B,S,H·hd]; present_key/value unused
+    if (f16) ctx = g.op('Cast', [ctx!], { to: 1 }); // FLOAT
     return flatten2d(ctx!, H * hd);
   };
   for (let i = 0; i < s.numLayers; i++) {

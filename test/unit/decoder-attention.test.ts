@@ -38,14 +38,20 @@ function tinyLlama(headDim: number): string {
   return dir;
 }
 
-async function lastLogits(dir: string, attention?: 'ops' | 'gqa') {
+async function lastLogits(dir: string, attention?: 'ops' | 'gqa', kvCache?: 'fp32' | 'fp16') {
   const store = WeightStore.open(dir);
   const cfg = parseLlamaConfig(JSON.parse((await import('node:fs')).readFileSync(join(dir, 'config.json'), 'utf8')), store);
-  const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', attention });
-  const st = lm.newState(1, undefined, 2);
-  let o = await lm.forward(st, { ids: [[1, 5, 9, 13, 17]], seq: 5 });
-  o = await lm.forward(st, { ids: [[21]], seq: 1 });
-  const out = { kind: lm.attention, logits: lm.lastLogits(o)[0]!.slice() };
+  const lm = await DecoderLM.create(store, cfg.spec, cfg.rope, { input: 'ids', attention, kvCache });
+  // Two rows, left padding, a two-chunk prompt (row by row) and two single steps: every cache path.
+  const st = lm.newState(2, [0, 2], 2);
+  let o = await lm.forward(st, { ids: [[1, 5, 9], [0, 0, 4]], seq: 3 });
+  o = await lm.forward(st, { ids: [[13, 17], [8, 12]], seq: 2 });
+  o = await lm.forward(st, { ids: [[21], [16]], seq: 1 });
+  o = await lm.forward(st, { ids: [[25], [20]], seq: 1 });
+  const rows = lm.lastLogits(o);
+  const logits = new Float32Array(rows.length * rows[0]!.length);
+  rows.forEach((r, b) => logits.set(r, b * r.length));
+  const out = { kind: lm.attention, cache: st.cache.constructor.name, bytes: st.cache.bytes, logits };
   await lm.release();
   return out;
 }
@@ -58,6 +64,19 @@ describe('decoder attention kind', () => {
     expect([gqa.kind, ops.kind]).toEqual(['gqa', 'ops']);
     const worst = gqa.logits.reduce((w, v, i) => Math.max(w, Math.abs(v - ops.logits[i]!)), 0);
     expect(worst).toBeLessThan(1e-5);
+  });
+
+  it("kvCache 'fp16' (gqa): half the cache bytes; logits within 2e-3 of the fp32 cache", async () => {
+    const dir = tinyLlama(8);
+    const f32 = await lastLogits(dir, 'gqa');
+    const f16 = await lastLogits(dir, 'gqa', 'fp16');
+    expect(f16.cache).toBe('HeadMajorKvCache');
+    expect(f16.bytes * 2).toBe(f32.bytes);
+    const worst = f16.logits.reduce((w, v, i) => Math.max(w, Math.abs(v - f32.logits[i]!)), 0);
+    const max = f32.logits.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    console.log(`fp16 KV cache vs fp32: worst |Δlogit| ${worst.toExponential(2)} (max |logit| ${max.toFixed(2)})`);
+    expect(worst).toBeGreaterThan(0); // really fp16
+    expect(worst).toBeLessThan(2e-3);
   });
 
   it("head_dim 10: 'ops' even when 'gqa' is asked (ORT's kernel needs a multiple of 8); the graph builder says why", async () => {
