@@ -411,6 +411,8 @@ def main() -> None:
     ap.add_argument("--aux-layer", type=int, default=-2,
                     help="hidden state the patch loss reads (index into the layer outputs; -2 = input of the last layer, "
                          "whose attention the answer tokens read)")
+    ap.add_argument("--patch-sides", choices=["centre", "all"], default="centre",
+                    help="which patches of an object name its sides (left/right, top/bottom) in the patch loss")
     ap.add_argument("--patch-only-steps", type=int, default=0,
                     help="first steps train the image prefix with the patch loss alone (no text rows: ~2x the images per second)")
     ap.add_argument("--dense-questions", action="store_true",
@@ -487,7 +489,7 @@ def main() -> None:
     cursor = 0
     t0 = time.time()
     ema = aux_ema = None
-    targets = PatchTargets(tok, SIZE, cfg.vision_patch_size, cfg.vocab_size)
+    targets = PatchTargets(tok, SIZE, cfg.vision_patch_size, cfg.vocab_size, sides_everywhere=args.patch_sides == "all")
     for step in range(1, args.steps + 1):
         per_step = args.scenes_per_step if step <= K else args.text_scenes_per_step
         if cursor + per_step > len(order):
@@ -554,7 +556,7 @@ def main() -> None:
                   "dense_questions": args.dense_questions, "multiturn": args.multiturn, "init": args.init, "init_train": init_train,
                   "patch_only_steps": args.patch_only_steps, "text_lr": args.text_lr, "text_warmup": args.text_warmup,
                   "text_scenes_per_step": args.text_scenes_per_step,
-                  "patch_loss": {"weight": args.aux_weight, "layer": args.aux_layer, "final_ema": aux_ema,
+                  "patch_loss": {"weight": args.aux_weight, "layer": args.aux_layer, "sides": args.patch_sides, "final_ema": aux_ema,
                                  "readout_200_eval_scenes": dict(zip(("shape", "colour", "background"), readout))},
                   "heads": args.heads, "kv_heads": args.kv_heads, "rope_theta": args.rope_theta,
                   "lr": args.lr, "warmup": args.warmup, "weight_decay": args.weight_decay, "seed": args.seed,
