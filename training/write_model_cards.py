@@ -57,6 +57,9 @@ def sail_run_lines(t: dict, explain: bool = True) -> list[str]:
             "  object's centre patch also `one` and its sides; background `zero`); weight "
             f"{pl['weight']}. Nothing reads these logits at inference: the checkpoint is a plain SAIL model.",
         ]
+        if pl.get("sides") == "all":
+            lines.append("- Patch loss with `--patch-sides all`: every patch of an object also names the object's sides"
+                         " (left/right, top/bottom), not only its centre patch.")
         ro = pl.get("readout_200_eval_scenes") or {}
         if ro:
             lines.append(f"- Patch read-out at the end on 200 held-out scenes: shape {fmt(ro.get('shape'))}, colour {fmt(ro.get('colour'))},"
