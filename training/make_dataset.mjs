@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Writes a block of scenes for the Python trainers: <out>.u8 (N×64×64×3 uint8, HWC, RGB,
-// scene after scene) and <out>.json ({seeds, scenes: [{seed, objects, caption, qa, qa_all}]}).
+// scene after scene) and <out>.json ({seeds, scenes: [{seed, objects, caption, qa, qa_all, order}]}).
 // Usage: node training/make_dataset.mjs --start S --count N [--shapes K] --out PREFIX
 import { writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
-import { allQuestions, generateScene, SIZE } from './scenes.mjs';
+import { allQuestions, conversationOrder, generateScene, SIZE } from './scenes.mjs';
 
 function parseArgs(argv) {
   /** @type {Record<string, string>} */
@@ -36,8 +36,9 @@ for (let k = 0; k < count; k++) {
     filled = 0;
   }
   const objects = s.objects.map((o) => ({ shape: o.shape, colour: o.colour, cx: +o.cx.toFixed(2), cy: +o.cy.toFixed(2), r: +o.r.toFixed(2) }));
-  // qa: the evaluation's one question per type; qa_all: every question (denser training).
-  scenes.push({ seed: s.seed, objects, caption: s.caption, qa: s.qa, qa_all: allQuestions(s.objects) });
+  // qa: the evaluation's one question per type; qa_all: every question (denser training);
+  // order: the follow-up evaluation's conversation (indices into qa).
+  scenes.push({ seed: s.seed, objects, caption: s.caption, qa: s.qa, qa_all: allQuestions(s.objects), order: conversationOrder(s) });
 }
 if (filled > 0) writeSync(fd, chunk.subarray(0, filled * SIZE * SIZE * 3));
 closeSync(fd);

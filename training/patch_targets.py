@@ -41,13 +41,17 @@ def inside(shape: str, dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
 class PatchTargets:
     """Soft target distributions over the vocabulary for every patch of a scene."""
 
-    def __init__(self, tok, size: int, patch: int, vocab_size: int):
+    def __init__(self, tok, size: int, patch: int, vocab_size: int, sides_everywhere: bool = False):
         def tid(word: str) -> int:
             i = tok.token_to_id("\u2581" + word)
             assert i is not None, f"tokenizer has no token for {word!r}"
             return i
 
         self.size, self.p, self.V = size, patch, vocab_size
+        # sides_everywhere: every patch of an object also names the object's sides (not only its centre
+        # patch), so a patch's content says where its object is; answers then need not decode the
+        # position from rotary angles, which change with the question's place in a conversation.
+        self.sides_everywhere = sides_everywhere
         self.nh = self.nw = size // patch
         self.shape_id = {s: tid(s) for s in SHAPES}
         self.colour_id = {c: tid(c) for c in COLOURS}
@@ -70,18 +74,19 @@ class PatchTargets:
         out[~on, self.zero] = 1.0
         for k in np.nonzero(on)[0]:
             o = objects[best[k]]
-            out[k, self.shape_id[o["shape"]]] = 0.5
-            out[k, self.colour_id[o["colour"]]] = 0.5
+            ids = [self.shape_id[o["shape"]], self.colour_id[o["colour"]]] + (self.sides(o) if self.sides_everywhere else [])
+            out[k, ids] = 1.0 / len(ids)
         for o in objects:
             i = min(int(o["cy"] // self.p), self.nh - 1)
             j = min(int(o["cx"] // self.p), self.nw - 1)
             k = i * self.nw + j
-            ids = [self.shape_id[o["shape"]], self.colour_id[o["colour"]], self.one,
-                   self.side["left" if o["cx"] < self.size / 2 else "right"],
-                   self.side["top" if o["cy"] < self.size / 2 else "bottom"]]
+            ids = [self.shape_id[o["shape"]], self.colour_id[o["colour"]], self.one, *self.sides(o)]
             out[k] = 0.0
             out[k, ids] = 1.0 / len(ids)
         return out
+
+    def sides(self, o: dict) -> list[int]:
+        return [self.side["left" if o["cx"] < self.size / 2 else "right"], self.side["top" if o["cy"] < self.size / 2 else "bottom"]]
 
     def batch(self, scenes: list[dict]) -> np.ndarray:
         return np.stack([self.scene(s["objects"]) for s in scenes])

@@ -94,6 +94,23 @@ function pick(rng, xs) {
   return xs[randInt(rng, xs.length)];
 }
 
+/**
+ * The order in which one conversation about the scene asks its questions (`scene.qa`): indices
+ * into `qa`, a shuffle seeded by the scene's seed alone, so the follow-up evaluation of tsvlm
+ * (eval/builtin.mjs) and of PyTorch (train_sail.py, through make_dataset.mjs) ask the same turns.
+ * @param {{ seed: number, qa: QA[] }} scene
+ * @returns {number[]}
+ */
+export function conversationOrder(scene) {
+  const rng = makeRng((scene.seed + 0x632be5ab) >>> 0);
+  const order = scene.qa.map((_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = randInt(rng, i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
 /** Is (x, y) inside the shape? Geometry in pixel units, y pointing down. */
 function inside(/** @type {SceneObject} */ o, /** @type {number} */ x, /** @type {number} */ y) {
   const dx = x - o.cx;

@@ -38,21 +38,51 @@ BOS, EOS = 1, 2
 SHORT_ROW = 15  # text rows up to this many tokens go to the short bucket
 
 
+def chat_text(turns: list[tuple[str, str | None]]) -> str:
+    """The text of a conversation (after BOS) exactly as tsvlm's sailPromptText writes it:
+    "[INST] q1 [/INST] a1</s>[INST] q2 [/INST]" (each message trimmed, an answer preceded by one
+    space and closed by </s>); a None answer ends the text after its [/INST] (the prompt of that turn)."""
+    out = ""
+    for q, a in turns:
+        out += sail_prompt(q.strip())
+        if a is not None:
+            out += f" {a.strip()}</s>"
+    return out
+
+
 class TextCodec:
-    """Token ids of prompts and answers, cached per string (the scenes text repeats a lot)."""
+    """Token ids of prompts and conversations, encoded like tsvlm: the whole chat_text string at
+    once (</s> is a special token, so the text after it tokenizes on its own: "[INST]" after an
+    answer becomes "[" "INST]", not the first turn's "▁[INST]")."""
 
     def __init__(self, tok: Tokenizer):
         self.tok = tok
-        self.cache: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
+        self.cache: dict[str, list[int]] = {}
 
-    def encode(self, question: str, answer: str) -> tuple[list[int], list[int]]:
-        key = (question, answer)
-        if key not in self.cache:
-            p = self.tok.encode(sail_prompt(question), add_special_tokens=False).ids
-            full = self.tok.encode(f"{sail_prompt(question)} {answer}", add_special_tokens=False).ids
-            assert full[: len(p)] == p, f"answer does not continue the prompt's tokens: {question!r} {answer!r}"
-            self.cache[key] = (p, full[len(p):])
-        return self.cache[key]
+    def ids(self, text: str) -> list[int]:
+        if text not in self.cache:
+            if len(self.cache) > 200_000:
+                self.cache.clear()
+            self.cache[text] = self.tok.encode(text, add_special_tokens=False).ids
+        return self.cache[text]
+
+    def prompt(self, turns: list[tuple[str, str | None]]) -> list[int]:
+        """Ids tsvlm feeds after BOS for the last turn's question (turns[-1]'s answer is ignored)."""
+        return self.ids(chat_text(turns[:-1] + [(turns[-1][0], None)]))
+
+    def conversation(self, turns: list[tuple[str, str]]) -> tuple[list[int], list[tuple[int, int]]]:
+        """Ids (after BOS) of a whole conversation and, per turn, the [start, end) span of its answer
+        tokens and closing </s> (the loss targets). Each turn's prompt ids must be a prefix of the
+        whole: what tsvlm feeds at turn k is exactly the sequence trained up to answer k."""
+        full = self.ids(chat_text(turns))
+        eos_at = [j for j, t in enumerate(full) if t == EOS]
+        assert len(eos_at) == len(turns), f"expected one </s> per answer: {turns!r}"
+        spans = []
+        for k in range(len(turns)):
+            p = self.prompt(turns[: k + 1])
+            assert full[: len(p)] == p, f"turn {k}'s prompt is not a prefix of the conversation's tokens: {turns!r}"
+            spans.append((len(p), eos_at[k] + 1))
+        return full, spans
 
     def decode(self, ids: list[int]) -> str:
         return self.tok.decode(ids, skip_special_tokens=True).strip()
@@ -200,7 +230,24 @@ def patch_accuracy(model, layout, targets: PatchTargets, images, scenes, p, aux_
     return ok_s / max(1, n_obj), ok_c / max(1, n_obj), ok_bg / max(1, n_bg)
 
 
-def train_batch(model, layout, codec, images, scenes, idx, p, device, extra, rng, aux=None, text=True, dense=False):
+def scene_rows(scene: dict, extra: int, rng: np.random.Generator, dense: bool, multiturn: float) -> list[list[tuple[str, str]]]:
+    """The text rows of one scene and step, each a conversation of (question, answer) turns.
+    Without multi-turn: one single-turn row per training question. With probability `multiturn`
+    the scene's questions are shuffled and the first K (2..all) become one conversation (answers in
+    the history as tsvlm writes them), the rest stay single-turn rows: every question is trained
+    once either way, so a step costs about the same tokens."""
+    qas = [(qa["question"], qa["answer"]) for qa in training_questions(scene, extra, rng, dense)]
+    if multiturn <= 0 or len(qas) < 2 or rng.random() >= multiturn:
+        return [[qa] for qa in qas]
+    qas = [qas[j] for j in rng.permutation(len(qas))]
+    k = int(rng.integers(2, len(qas) + 1))
+    return [qas[:k]] + [[qa] for qa in qas[k:]]
+
+
+BUCKETS = (SHORT_ROW, 32, 64, 128)  # row-length bounds of the padding buckets
+
+
+def train_batch(model, layout, codec, images, scenes, idx, p, device, extra, rng, aux=None, text=True, dense=False, multiturn=0.0):
     """Mean answer-token cross-entropy (and, with aux=(targets, layer), the patch loss).
     text=False: the patch loss alone (image-only steps; the text loss is returned as None)."""
     if aux is not None:
@@ -210,27 +257,30 @@ def train_batch(model, layout, codec, images, scenes, idx, p, device, extra, rng
         past, aux_loss = layout.run_prefix(model, images[idx], p), None
     if not text:
         return None, aux_loss
-    rows, seqs, starts = [], [], []
+    rows, seqs, spans = [], [], []
     for b, i in enumerate(idx):
-        for qa in training_questions(scenes[i], extra, rng, dense):
-            q_ids, a_ids = codec.encode(qa["question"], qa["answer"])
+        for turns in scene_rows(scenes[i], extra, rng, dense, multiturn):
+            ids, sp = codec.conversation(turns)
             rows.append(b)
-            seqs.append([BOS] + q_ids + a_ids + [EOS])
-            starts.append(1 + len(q_ids))
-    # Two length buckets (short answers / captions) so short rows are not padded to caption length.
+            seqs.append([BOS] + ids)
+            spans.append([(st + 1, en + 1) for st, en in sp])  # +1: BOS
+    # Length buckets (short answers / captions / conversations) so short rows are not padded to the longest.
     order = sorted(range(len(seqs)), key=lambda r: len(seqs[r]))
-    cut = next((k for k, r in enumerate(order) if len(seqs[r]) > SHORT_ROW), len(order))
+    buckets: list[list[int]] = [[] for _ in range(len(BUCKETS) + 1)]
+    for r in order:
+        buckets[next((j for j, lim in enumerate(BUCKETS) if len(seqs[r]) <= lim), len(BUCKETS))].append(r)
     total, n_tok = 0.0, 0
-    for bucket in (order[:cut], order[cut:]):
+    for bucket in buckets:
         if not bucket:
             continue
         T = max(len(seqs[r]) for r in bucket)
         ids = torch.full((len(bucket), T), EOS, dtype=torch.long)
         labels = torch.full((len(bucket), T), -100, dtype=torch.long)
         for k, r in enumerate(bucket):
-            s, st = seqs[r], starts[r]
+            s = seqs[r]
             ids[k, : len(s)] = torch.tensor(s)
-            labels[k, st - 1: len(s) - 1] = torch.tensor(s[st:])  # logits at t predict token t+1
+            for st, en in spans[r]:
+                labels[k, st - 1: en - 1] = torch.tensor(s[st:en])  # logits at t predict token t+1
         ids, labels = ids.to(device), labels.to(device)
         pos = layout.positions(layout.P + T)[:, :, layout.P:]
         rows_t = torch.tensor([rows[r] for r in bucket], device=device)
@@ -241,53 +291,89 @@ def train_batch(model, layout, codec, images, scenes, idx, p, device, extra, rng
 
 
 @torch.no_grad()
-def evaluate(model, layout, codec, images, scenes, p, device, max_new=32, batch=256, keep_first=0):
-    """Greedy decoding per question; exact match after skipping special tokens and trimming."""
+def greedy_answers(model, layout, codec, images, prompts: list[tuple[int, list[int]]], p, device, max_new=32, batch=256) -> list[str]:
+    """Greedy answers (special tokens skipped, trimmed) to (scene index, prompt ids after BOS) items.
+    Rows of different lengths are left-padded, the pads masked out and every real token given its
+    unpadded position, so each row computes exactly tsvlm's sequence."""
+    order = sorted(range(len(prompts)), key=lambda j: len(prompts[j][1]))
+    results: list[str] = [""] * len(prompts)
+    base = int(layout.positions(layout.P + 1)[0, 0, layout.P])  # position of the first text token (BOS)
+    for s in range(0, len(order), batch):
+        chunk = order[s: s + batch]
+        B = len(chunk)
+        idx = np.array([prompts[j][0] for j in chunk])
+        past = layout.run_prefix(model, images[idx], p)
+        lens = torch.tensor([1 + len(prompts[j][1]) for j in chunk], device=device)
+        T = int(lens.max())
+        pad = T - lens  # [B]
+        ids = torch.full((B, T), EOS, dtype=torch.long, device=device)
+        for k, j in enumerate(chunk):
+            ids[k, int(pad[k]):] = torch.tensor([BOS] + prompts[j][1], device=device)
+        col = torch.arange(T, device=device)
+        real = col[None] >= pad[:, None]  # [B, T]
+        pos = (base + (col[None] - pad[:, None]).clamp(min=0))[None].expand(3, B, T)
+        mask = layout.text_mask(T).expand(B, -1, -1, -1).clone()
+        mask[:, 0, :, layout.P:].masked_fill_(~real[:, None, :], float("-inf"))
+        logits, past = model(ids, pos, mask, past=past)
+        nxt = base + lens  # [B] position of the next token
+        keep = torch.cat([torch.ones(B, layout.P, dtype=torch.bool, device=device), real], 1)  # [B, S] visible columns
+        out = []
+        done = torch.zeros(B, dtype=torch.bool, device=device)
+        for _ in range(max_new):
+            tok = logits[:, -1].argmax(-1)
+            out.append(tok)
+            done |= tok == EOS
+            if bool(done.all()):
+                break
+            keep = torch.cat([keep, torch.ones(B, 1, dtype=torch.bool, device=device)], 1)
+            m = torch.zeros(B, 1, 1, keep.shape[1], device=device).masked_fill_(~keep[:, None, None, :], float("-inf"))
+            logits, past = model(tok[:, None], nxt[None, :, None].expand(3, B, 1), m, past=past)
+            nxt = nxt + 1
+        for j, g in zip(chunk, torch.stack(out, 1).tolist()):
+            results[j] = codec.decode(g[: g.index(EOS)] if EOS in g else g)
+    return results
+
+
+def type_accuracy(scored: list[tuple[str, bool]]) -> tuple[dict, float]:
+    per_type = {t: [0, 0] for t in QUESTION_TYPES}
+    for t, ok in scored:
+        per_type[t][0] += ok
+        per_type[t][1] += 1
+    acc = {t: {"correct": c, "n": n, "accuracy": c / n if n else None} for t, (c, n) in per_type.items()}
+    return acc, sum(ok for _, ok in scored) / max(1, len(scored))
+
+
+@torch.no_grad()
+def evaluate(model, layout, codec, images, scenes, p, device, keep_first=0):
+    """Turn 1: every question of a scene asked alone (greedy, exact match after skipping special
+    tokens and trimming). Follow-up: per scene one conversation asking its questions in
+    scene["order"] (scenes.mjs conversationOrder, as eval/builtin.mjs does), the history holding the
+    model's OWN greedy answers as tsvlm's REPL keeps them; turns 2+ scored.
+    Returns (turn-1 per type, turn-1 overall, turn-1 predictions, follow-up dict)."""
     model.eval()
     items = [(i, qa) for i in range(len(scenes)) for qa in scenes[i]["qa"]]
-    groups: dict[int, list] = {}
-    for i, qa in items:
-        groups.setdefault(len(codec.encode(qa["question"], qa["answer"])[0]), []).append((i, qa))
-    results = {}
-    for L, group in groups.items():
-        for s in range(0, len(group), batch):
-            chunk = group[s: s + batch]
-            idx = np.array([i for i, _ in chunk])
-            past = layout.run_prefix(model, images[idx], p)
-            ids = torch.tensor([[BOS] + codec.encode(qa["question"], qa["answer"])[0] for _, qa in chunk], device=device)
-            T = ids.shape[1]
-            pos = layout.positions(layout.P + T)[:, :, layout.P:]
-            logits, past = model(ids, pos, layout.text_mask(T), past=past)
-            nxt = int(pos.max()) + 1
-            out = []
-            done = torch.zeros(len(chunk), dtype=torch.bool, device=device)
-            for _ in range(max_new):
-                tok = logits[:, -1].argmax(-1)
-                out.append(tok)
-                done |= tok == EOS
-                if bool(done.all()):
-                    break
-                step_pos = torch.full((3, 1, 1), nxt, device=device)
-                nxt += 1
-                m = torch.zeros(1, 1, 1, past[0][0].shape[2] + 1, device=device)
-                logits, past = model(tok[:, None], step_pos, m, past=past)
-            gen = torch.stack(out, 1).tolist()
-            for (i, qa), g in zip(chunk, gen):
-                g = g[: g.index(EOS)] if EOS in g else g
-                results[(i, qa["question"])] = codec.decode(g)
-    per_type = {t: [0, 0] for t in QUESTION_TYPES}
-    preds = []
-    for i, qa in items:
-        got = results[(i, qa["question"])]
-        per_type[qa["type"]][0] += got == qa["answer"]
-        per_type[qa["type"]][1] += 1
-        if i < keep_first:
-            preds.append({"seed": scenes[i]["seed"], "type": qa["type"], "question": qa["question"], "answer": qa["answer"], "pytorch": got})
+    got1 = greedy_answers(model, layout, codec, images, [(i, codec.prompt([(qa["question"], None)])) for i, qa in items], p, device)
+    acc, overall = type_accuracy([(qa["type"], g == qa["answer"]) for (_, qa), g in zip(items, got1)])
+    preds = [{"seed": scenes[i]["seed"], "type": qa["type"], "question": qa["question"], "answer": qa["answer"], "pytorch": g}
+             for (i, qa), g in zip(items, got1) if i < keep_first]
+    first = {(i, qa["question"]): g for (i, qa), g in zip(items, got1)}  # turn 1 of a conversation = the question alone
+    convs = [[scenes[i]["qa"][j] for j in scenes[i]["order"]] for i in range(len(scenes))]
+    history: list[list[tuple[str, str]]] = [[(c[0]["question"], first[(i, c[0]["question"])])] for i, c in enumerate(convs)]
+    scored, fpreds = [], []
+    for t in range(1, max(len(c) for c in convs)):
+        live = [i for i, c in enumerate(convs) if len(c) > t]
+        got = greedy_answers(model, layout, codec, images, [(i, codec.prompt(history[i] + [(convs[i][t]["question"], None)])) for i in live], p, device)
+        for i, g in zip(live, got):
+            qa = convs[i][t]
+            scored.append((qa["type"], g == qa["answer"]))
+            if i < keep_first:
+                fpreds.append({"seed": scenes[i]["seed"], "turn": t + 1, "type": qa["type"], "question": qa["question"],
+                               "answer": qa["answer"], "pytorch": g, "history": [list(h) for h in history[i]]})
+            history[i].append((qa["question"], g))
+    facc, foverall = type_accuracy(scored)
     model.train()
-    acc = {t: {"correct": c, "n": n, "accuracy": c / n if n else None} for t, (c, n) in per_type.items()}
-    total_c = sum(c for c, _ in per_type.values())
-    total_n = sum(n for _, n in per_type.values())
-    return acc, total_c / total_n, preds
+    followup = {"per_type": facc, "overall": foverall, "questions": len(scored), "predictions": fpreds}
+    return acc, overall, preds, followup
 
 
 def main() -> None:
@@ -316,6 +402,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch CPU threads (0: torch's default). On a shared, busy machine 1 thread was 3.5x faster than 2")
     ap.add_argument("--eval-every", type=int, default=1000)
     ap.add_argument("--log-every", type=int, default=100)
     ap.add_argument("--aux-weight", type=float, default=1.0,
@@ -323,11 +411,16 @@ def main() -> None:
     ap.add_argument("--aux-layer", type=int, default=-2,
                     help="hidden state the patch loss reads (index into the layer outputs; -2 = input of the last layer, "
                          "whose attention the answer tokens read)")
+    ap.add_argument("--patch-sides", choices=["centre", "all"], default="centre",
+                    help="which patches of an object name its sides (left/right, top/bottom) in the patch loss")
     ap.add_argument("--patch-only-steps", type=int, default=0,
                     help="first steps train the image prefix with the patch loss alone (no text rows: ~2x the images per second)")
     ap.add_argument("--dense-questions", action="store_true",
                     help="per scene both a present and an absent combination (presence) and both a left/right and a top/bottom "
                          "question (position) when the scene has them, as separate types for --extra-questions")
+    ap.add_argument("--multiturn", type=float, default=0.0,
+                    help="chance per scene and step that its questions (shuffled, 2..all) form one multi-turn conversation "
+                         "(answers kept in the history as tsvlm formats them) instead of single-turn rows")
     ap.add_argument("--text-lr", type=float, default=None, help="peak lr of the text stage (default --lr)")
     ap.add_argument("--text-warmup", type=int, default=50, help="warmup steps of the text stage after --patch-only-steps")
     ap.add_argument("--text-scenes-per-step", type=int, default=None, help="scenes per text-stage step (default --scenes-per-step)")
@@ -339,6 +432,8 @@ def main() -> None:
     args.text_scenes_per_step = args.scenes_per_step if args.text_scenes_per_step is None else args.text_scenes_per_step
 
     torch.manual_seed(args.seed)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     # Subnormal floats (tiny attention weights and Adam moments late in training) run ~100x slower
     # on x86 CPUs: measured steps going from 1.05 s to 2 s over a run. Flushing them to zero changes
     # nothing measurable in the model.
@@ -366,6 +461,10 @@ def main() -> None:
     data = Path(args.data_dir)
     tr_img, tr_sc = make_dataset(data / f"train-{args.train_scenes}", 0, args.train_scenes, jobs=args.jobs)
     ev_img, ev_sc = make_dataset(data / f"eval-{args.eval_scenes}", EVAL_SEED_BASE, args.eval_scenes, jobs=args.jobs)
+    if any("order" not in sc for sc in ev_sc):  # cached by an older make_dataset.mjs: no conversation order yet
+        for suffix in (".u8", ".json"):
+            (data / f"eval-{args.eval_scenes}{suffix}").unlink()
+        ev_img, ev_sc = make_dataset(data / f"eval-{args.eval_scenes}", EVAL_SEED_BASE, args.eval_scenes, jobs=args.jobs)
     print(f"data: {len(tr_sc)} train scenes, {len(ev_sc)} held-out scenes ({time.time() - t0:.0f}s)", flush=True)
 
     layout = Layout(cfg_json, device)
@@ -390,7 +489,7 @@ def main() -> None:
     cursor = 0
     t0 = time.time()
     ema = aux_ema = None
-    targets = PatchTargets(tok, SIZE, cfg.vision_patch_size, cfg.vocab_size)
+    targets = PatchTargets(tok, SIZE, cfg.vision_patch_size, cfg.vocab_size, sides_everywhere=args.patch_sides == "all")
     for step in range(1, args.steps + 1):
         per_step = args.scenes_per_step if step <= K else args.text_scenes_per_step
         if cursor + per_step > len(order):
@@ -400,7 +499,7 @@ def main() -> None:
         text_on = step > K
         text_loss, aux_loss = train_batch(model, layout, codec, tr_img, tr_sc, idx, cfg.vision_patch_size, device,
                                           args.extra_questions, rng, aux=(targets, args.aux_layer) if args.aux_weight > 0 or not text_on else None,
-                                          text=text_on, dense=args.dense_questions)
+                                          text=text_on, dense=args.dense_questions, multiturn=args.multiturn)
         if text_loss is None:
             loss = aux_loss
         else:
@@ -426,17 +525,19 @@ def main() -> None:
             print(f"  patch read-out (200 scenes): shape {ps:.3f} colour {pc:.3f} background {pb:.3f}", flush=True)
             if not text_on:
                 continue
-            acc, overall, _ = evaluate(model, layout, codec, ev_img[:300], ev_sc[:300], cfg.vision_patch_size, device)
-            print(f"  eval(300 scenes) overall {overall:.4f} " + " ".join(f"{t}={a['accuracy']:.3f}" for t, a in acc.items()), flush=True)
+            acc, overall, _, fu = evaluate(model, layout, codec, ev_img[:300], ev_sc[:300], cfg.vision_patch_size, device)
+            print(f"  eval(300 scenes) turn-1 {overall:.4f} " + " ".join(f"{t}={a['accuracy']:.3f}" for t, a in acc.items()), flush=True)
+            print(f"  eval(300 scenes) follow-up {fu['overall']:.4f} " + " ".join(f"{t}={a['accuracy']:.3f}" for t, a in fu["per_type"].items()), flush=True)
     train_s = time.time() - t0
 
     model.eval()
     readout = patch_accuracy(model, layout, targets, ev_img[:200], ev_sc[:200], cfg.vision_patch_size, args.aux_layer, device)
     print(f"patch read-out (200 held-out scenes): shape {readout[0]:.4f} colour {readout[1]:.4f} background {readout[2]:.4f}")
-    acc, overall, preds = evaluate(model, layout, codec, ev_img, ev_sc, cfg.vision_patch_size, device, keep_first=50)
-    print(f"FINAL held-out ({len(ev_sc)} scenes, seeds {EVAL_SEED_BASE}..) overall {overall:.4f}")
+    acc, overall, preds, fu = evaluate(model, layout, codec, ev_img, ev_sc, cfg.vision_patch_size, device, keep_first=50)
+    print(f"FINAL held-out ({len(ev_sc)} scenes, seeds {EVAL_SEED_BASE}..) turn-1 {overall:.4f} follow-up {fu['overall']:.4f}")
     for t, a in acc.items():
-        print(f"  {t:9s} {a['correct']}/{a['n']} = {a['accuracy']:.4f}")
+        f = fu["per_type"][t]
+        print(f"  {t:9s} turn-1 {a['correct']}/{a['n']} = {a['accuracy']:.4f}   follow-up {f['correct']}/{f['n']} = {f['accuracy'] or 0:.4f}")
 
     state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
@@ -447,18 +548,22 @@ def main() -> None:
     metrics = {
         "model": "sail-scenes",
         "eval": {"seed_start": EVAL_SEED_BASE, "scenes": len(ev_sc), "questions": sum(a["n"] for a in acc.values()),
-                 "decoding": "greedy, special tokens skipped, trimmed, exact match", "per_type": acc, "overall": overall},
+                 "decoding": "greedy, special tokens skipped, trimmed, exact match", "per_type": acc, "overall": overall,
+                 "followup": {"what": "one conversation per scene asking its questions in scenes.mjs conversationOrder, "
+                                      "the model's own greedy answers kept in the history; turns 2+ scored",
+                              "questions": fu["questions"], "per_type": fu["per_type"], "overall": fu["overall"]}},
         "train": {"command": "python training/train_sail.py " + " ".join(sys.argv[1:]), "scenes": len(tr_sc), "seed_range": [0, len(tr_sc)], "steps": args.steps, "steps_done": steps_done, "scenes_per_step": args.scenes_per_step, "extra_questions": args.extra_questions,
-                  "dense_questions": args.dense_questions, "init": args.init, "init_train": init_train,
+                  "dense_questions": args.dense_questions, "multiturn": args.multiturn, "init": args.init, "init_train": init_train,
                   "patch_only_steps": args.patch_only_steps, "text_lr": args.text_lr, "text_warmup": args.text_warmup,
                   "text_scenes_per_step": args.text_scenes_per_step,
-                  "patch_loss": {"weight": args.aux_weight, "layer": args.aux_layer, "final_ema": aux_ema,
+                  "patch_loss": {"weight": args.aux_weight, "layer": args.aux_layer, "sides": args.patch_sides, "final_ema": aux_ema,
                                  "readout_200_eval_scenes": dict(zip(("shape", "colour", "background"), readout))},
                   "heads": args.heads, "kv_heads": args.kv_heads, "rope_theta": args.rope_theta,
                   "lr": args.lr, "warmup": args.warmup, "weight_decay": args.weight_decay, "seed": args.seed,
                   "device": str(device), "torch": torch.__version__, "seconds": round(train_s), "final_loss_ema": ema},
         "params": count_params(model),
         "pytorch_predictions_first_50_eval_scenes": preds,
+        "pytorch_followup_predictions_first_50_eval_scenes": fu["predictions"],
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     print(f"wrote {out}/model.safetensors config.json generation_config.json metrics.json")

@@ -34,6 +34,10 @@ def sail_run_lines(t: dict, explain: bool = True) -> list[str]:
           + (" (presence yes and no, left/right and top/bottom as separate types)" if t.get("dense_questions") else "")
           if t.get("extra_questions", -1) >= 0 else "the scene's questions (one per type)")
     lines = [f"- {t['scenes']:,} training scenes (seeds 0..{t['scenes'] - 1}); per scene and text step its {qs}."]
+    if t.get("multiturn"):
+        lines.append(f"- Multi-turn: with chance {t['multiturn']} per scene and step those questions, shuffled, the first 2..all of them"
+                     " form one conversation (answers in the history exactly as tsvlm formats them, loss on every answer and its"
+                     " `</s>`); the rest stay single-turn rows.")
     if K > 0:
         lines += [
             f"- {t.get('steps_done', t['steps'])} of {t['steps']} planned steps in two stages: {K} image-only steps × {t['scenes_per_step']} scenes"
@@ -53,6 +57,9 @@ def sail_run_lines(t: dict, explain: bool = True) -> list[str]:
             "  object's centre patch also `one` and its sides; background `zero`); weight "
             f"{pl['weight']}. Nothing reads these logits at inference: the checkpoint is a plain SAIL model.",
         ]
+        if pl.get("sides") == "all":
+            lines.append("- Patch loss with `--patch-sides all`: every patch of an object also names the object's sides"
+                         " (left/right, top/bottom), not only its centre patch.")
         ro = pl.get("readout_200_eval_scenes") or {}
         if ro:
             lines.append(f"- Patch read-out at the end on 200 held-out scenes: shape {fmt(ro.get('shape'))}, colour {fmt(ro.get('colour'))},"
@@ -91,6 +98,8 @@ def sail_card(d: Path) -> str:
         "## Prompt",
         "",
         "`<vision>` `<vpatch>`×64 `</vision>` `<s>` `[INST] {question} [/INST]` → answer `</s>`.",
+        "Follow-up questions continue the text as tsvlm writes a conversation:",
+        "`[INST] {q1} [/INST] {a1}</s>[INST] {q2} [/INST]` → answer `</s>` (the history holds the model's own answers).",
         "`preprocessor_config.json` records the training resolution (`max_patches` 64: 64×64 pixels);",
         "tsvlm downsizes larger images to it with SAIL's size rule (override: `--max-image-pixels`).",
         "Questions the model was trained on (one template each):",
@@ -136,8 +145,17 @@ def sail_card(d: Path) -> str:
         ]
         for k, a in e["per_type"].items():
             lines.append(f"| {k} | {a['correct']} | {a['n']} | {fmt(a['accuracy'])} |")
-        lines += [f"| **overall** | | {e['questions']} | **{fmt(e['overall'])}** |", "",
-                  "tsvlm's own numbers: `node eval/builtin.mjs --scenes N` (after `npm run build`).", ""]
+        lines += [f"| **overall** | | {e['questions']} | **{fmt(e['overall'])}** |", ""]
+        f = e.get("followup")
+        if f:
+            lines += ["Each question asked alone (turn 1). Follow-up questions: per scene one conversation asking its",
+                      "questions in `conversationOrder` (training/scenes.mjs), the model's own greedy answers kept in",
+                      f"the history; turns 2+ scored ({f['questions']} questions):", "",
+                      "| type | correct | n | accuracy |", "| --- | --- | --- | --- |"]
+            for k, a in f["per_type"].items():
+                lines.append(f"| {k} | {a['correct']} | {a['n']} | {fmt(a['accuracy'])} |")
+            lines += [f"| **overall** | | {f['questions']} | **{fmt(f['overall'])}** |", ""]
+        lines += ["tsvlm's own numbers: `node eval/builtin.mjs --scenes N` (after `npm run build`).", ""]
     else:
         lines += ["## Training and metrics", "", "Not trained yet: `metrics.json` is missing.", ""]
     lines += [
@@ -145,15 +163,22 @@ def sail_card(d: Path) -> str:
         "",
         "- Only 64×64 scenes of this world; other image sizes are resized by SAIL's rule and go out of",
         "  distribution. Only the question templates above; paraphrases may fail.",
-        "- One image, one question per conversation in training (multi-turn chats are untrained).",
     ]
+    if m and m["eval"].get("followup"):
+        lines.append("- One image per conversation; conversations of at most one question per training question (≤ 8 turns) were trained.")
+    else:
+        lines.append("- One image, one question per conversation in training (multi-turn chats are untrained).")
     if m:
         weak = [f"{k} {fmt(a['accuracy'])}" for k, a in m["eval"]["per_type"].items() if a["accuracy"] is not None and a["accuracy"] < 0.9]
+        weak += [f"{k} {fmt(a['accuracy'])} as a follow-up" for k, a in (m["eval"].get("followup") or {}).get("per_type", {}).items()
+                 if a["accuracy"] is not None and a["accuracy"] < 0.9]
         if weak:
             lines.append(f"- Weakest question types on held-out scenes: {', '.join(weak)} (table above).")
     if m and m["eval"]["overall"] < 0.9:
         t = m["train"]
         lines.append(f"- Below the 90% goal ({fmt(m['eval']['overall'])} overall) after {t.get('steps_done', t['steps'])} steps on {t['device']}: it needs more training.")
+    if m and m["eval"].get("followup") and m["eval"]["followup"]["overall"] < 0.9:
+        lines.append(f"- Follow-up questions below the 90% goal ({fmt(m['eval']['followup']['overall'])}): it needs more multi-turn training.")
     return "\n".join(lines) + "\n"
 
 

@@ -1,6 +1,7 @@
 // The built-in models, run by tsvlm on held-out scenes, must give PyTorch's own answers for the
 // same scenes (models/*/metrics.json, recorded at the end of training by training/train_*.py: the
-// oracle for these checkpoints), so tsvlm's accuracy equals PyTorch's within 1 point, and both
+// oracle for these checkpoints), so tsvlm's accuracy equals PyTorch's within 1 point (questions
+// asked alone and follow-up questions with the model's own earlier answers in the history), and both
 // shipped models must reach the 90% goal on these scenes through tsvlm (the fast CI subset of
 // `npm run eval:builtin`; the model cards hold the 2000-scene numbers).
 import { describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { loadModel } from '../../src/index.js';
 import type { ChatModel, EmbeddingModel } from '../../src/index.js';
 // @ts-expect-error plain JS module (JSDoc-typed), shared with the eval script
-import { evalDual, evalVlm, pytorchMetrics } from '../../eval/builtin.mjs';
+import { evalDual, evalFollowup, evalVlm, pytorchMetrics } from '../../eval/builtin.mjs';
 
 // TSVLM_BUILTIN_MODELS: another folder holding sail-scenes/ and siglip-scenes/ (e.g. a fresh training run).
 const modelsDir = process.env.TSVLM_BUILTIN_MODELS ?? join(import.meta.dirname, '..', '..', 'models');
@@ -53,6 +54,38 @@ describe.skipIf(!haveModels)('built-in models on held-out scenes', () => {
       expect(agree / n).toBeGreaterThanOrEqual(MIN_AGREEMENT); // engine == PyTorch
       expect(Math.abs(r.overall - ptCorrect / n)).toBeLessThanOrEqual(0.01); // same accuracy within 1 point
       expect(r.overall, 'sail-scenes below the 90% exact-match goal').toBeGreaterThanOrEqual(GOAL);
+    } finally {
+      await model.dispose();
+    }
+  }, 600_000);
+
+  it(`sail-scenes answers follow-up questions of ${SCENES} scenes' conversations as PyTorch does`, async () => {
+    const model = (await loadModel(vlmDir)) as ChatModel;
+    try {
+      // One conversation per scene (conversationOrder), tsvlm's own answers in the history; PyTorch
+      // did the same with its own answers (train_sail.py evaluate), so the histories agree too.
+      const r = await evalFollowup(model, { scenes: SCENES, seed: 0 });
+      const recorded = pytorchMetrics(vlmDir).pytorch_followup_predictions_first_50_eval_scenes as (PtVlm & { turn: number; history: string[][] })[] | undefined;
+      expect(recorded, `${vlmDir}/metrics.json has no follow-up predictions (trained without the follow-up evaluation)`).toBeDefined();
+      const pt = new Map(recorded!.map((p) => [`${p.seed}|${p.turn}`, p]));
+      let agree = 0;
+      let ptCorrect = 0;
+      const diffs: string[] = [];
+      for (const a of r.answers as { seed: number; turn: number; question: string; answer: string; tsvlm: string; history: string[][] }[]) {
+        const p = pt.get(`${a.seed}|${a.turn}`);
+        expect(p?.question, `metrics.json has no PyTorch answer for scene ${a.seed} turn ${a.turn}`).toBe(a.question);
+        if (p!.pytorch === a.tsvlm && JSON.stringify(p!.history) === JSON.stringify(a.history)) agree++;
+        else diffs.push(`${a.seed} turn ${a.turn} "${a.question}": tsvlm "${a.tsvlm}" pytorch "${p!.pytorch}"`);
+        if (p!.pytorch === a.answer) ptCorrect++;
+      }
+      const n = r.answers.length;
+      const perType = Object.entries(r.perType as Record<string, { correct: number; n: number }>)
+        .map(([t, v]) => `${t}=${v.correct}/${v.n}`).join(' ');
+      console.log(`sail-scenes follow-up: tsvlm ${r.overall.toFixed(4)} (${perType}), pytorch ${(ptCorrect / n).toFixed(4)} on the same ${n} turns, agreement ${(agree / n).toFixed(4)}`);
+      if (diffs.length) console.log(`  differing answers:\n  ${diffs.join('\n  ')}`);
+      expect(agree / n).toBeGreaterThanOrEqual(MIN_AGREEMENT); // engine == PyTorch, history included
+      expect(Math.abs(r.overall - ptCorrect / n)).toBeLessThanOrEqual(0.01);
+      expect(r.overall, 'sail-scenes follow-up answers below the 90% goal').toBeGreaterThanOrEqual(GOAL);
     } finally {
       await model.dispose();
     }
