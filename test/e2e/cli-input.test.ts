@@ -9,18 +9,21 @@ import { webgpuAvailable } from '../../src/graph/session.js';
 
 const work = workDir();
 const img = (f: string) => join(IMAGES, f);
+// The checks before loading use the project's own test images, so they run without ../shared.
+const OWN_IMAGES = join(ROOT, 'test/data/images');
+const own = (f: string) => join(OWN_IMAGES, f);
 const nowhere = join(work, 'no-such-model');
 
 describe.skipIf(!BUILT)('tsvlm CLI checks its input before loading a model', () => {
   it('stray arguments (a shell glob after --image) are usage errors that name the argument', () => {
-    const r = tsvlm(['embed', '--model', nowhere, '--image', img('coffee.png'), img('gray.png'), img('rgba.png')]);
+    const r = tsvlm(['embed', '--model', nowhere, '--image', own('rgb-noise.png'), own('gray-checker.png'), own('rgba.png')]);
     expect(r.code).toBe(2);
-    expect(r.err).toContain(`"${img('gray.png')}"`);
+    expect(r.err).toContain(`"${own('gray-checker.png')}"`);
     expect(r.err).toMatch(/--image takes one value; repeat the flag/);
     // chat: extra image names after --image would otherwise join the question.
-    const c = tsvlm(['chat', '--model', nowhere, '--image', img('coffee.png'), img('gray.png'), 'what is it?']);
+    const c = tsvlm(['chat', '--model', nowhere, '--image', own('rgb-noise.png'), own('gray-checker.png'), 'what is it?']);
     expect(c.code).toBe(2);
-    expect(c.err).toMatch(/gray\.png.* is a file, not part of the question/);
+    expect(c.err).toMatch(/gray-checker\.png.* is a file, not part of the question/);
   });
 
   it('a single-value flag given twice, a misspelt flag and a flag of another command are usage errors', () => {
@@ -30,7 +33,7 @@ describe.skipIf(!BUILT)('tsvlm CLI checks its input before loading a model', () 
     const models = tsvlm(['chat', '--model', nowhere, '--model', nowhere, 'hi']);
     expect(models.code).toBe(2);
     expect(models.err).toMatch(/--model was given 2 times/);
-    const typo = tsvlm(['classify', '--image', img('gray.png'), '--lables', 'a,b']);
+    const typo = tsvlm(['classify', '--image', own('gray-checker.png'), '--lables', 'a,b']);
     expect(typo.code).toBe(2);
     expect(typo.err).toMatch(/--lables .*did you mean --labels\?/);
     const other = tsvlm(['embed', '--model', nowhere, '--text', 'x', '--temperature', '1']);
@@ -57,9 +60,9 @@ describe.skipIf(!BUILT)('tsvlm CLI checks its input before loading a model', () 
   });
 
   it('image files are checked before the model loads: folders, missing and non-image files are named', () => {
-    const dir = tsvlm(['chat', '--model', nowhere, '--image', IMAGES, 'hi']);
+    const dir = tsvlm(['chat', '--model', nowhere, '--image', OWN_IMAGES, 'hi']);
     expect(dir.code).toBe(2);
-    expect(dir.err).toContain(`--image ${IMAGES} is a folder`);
+    expect(dir.err).toContain(`--image ${OWN_IMAGES} is a folder`);
     const missing = tsvlm(['classify', '--model', nowhere, '--image', join(work, 'nope.png'), '--labels', 'a']);
     expect(missing.code).toBe(2);
     expect(missing.err).toContain(`--image ${join(work, 'nope.png')}: no such file`);

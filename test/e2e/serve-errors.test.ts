@@ -13,6 +13,7 @@ import { loadModel } from '../../src/index.js';
 import { createServer, type TsvlmServer } from '../../src/serve/server.js';
 import { FakeChatModel } from '../helpers/fake-models.js';
 import { FIXTURES_ROOT } from '../helpers/fixtures.js';
+import { haveFixtures } from '../helpers/cli.js';
 import { rawRequest } from '../helpers/http.js';
 
 const root = resolve(__dirname, '../..');
@@ -23,7 +24,7 @@ async function post(url: string, path: string, body: unknown) {
   return rawRequest(url, { method: 'POST', path, headers: json, body: JSON.stringify(body) });
 }
 
-describe('serve: 4xx, not 500', () => {
+describe.skipIf(!haveFixtures('llama-tiny'))('serve: 4xx, not 500', () => {
   let server: TsvlmServer;
   let url: string;
   let llama: ChatModel;
